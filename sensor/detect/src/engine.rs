@@ -1,0 +1,651 @@
+//! Compiling a policy into a scanner and running it: rule lookup by detector type (exact, then
+//! `family/*`), custom regex detectors matched in one pass with a `RegexSet`, the built-in
+//! signature detectors the policy enables, and the triggered findings with masked excerpts.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use regex::{Regex, RegexSet, RegexSetBuilder};
+
+use crate::extract::{Location, TextSegment};
+use crate::policy::{
+    Action, CustomDetector, DetectorRule, Level, MAX_CUSTOM_REGEX_SIZE, Policy, PolicyError,
+};
+use crate::{Direction, Source};
+
+/// A match reported by a signature detector, before the policy decides what it means.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawMatch {
+    /// e.g. `secrets/github_token`.
+    pub detector_type: &'static str,
+    /// In [0, 1].
+    pub confidence: f32,
+    /// Byte range of the match in the scanned text.
+    pub start: usize,
+    /// End of the byte range (exclusive).
+    pub end: usize,
+}
+
+/// A built-in detector: text in, matches out, no I/O.
+pub trait SignatureDetector: Send + Sync {
+    /// The detector types this detector can report.
+    fn detector_types(&self) -> &[&'static str];
+    /// Appends the matches found in `text`.
+    fn scan(&self, text: &str, out: &mut Vec<RawMatch>);
+}
+
+/// The set of built-in signature detectors a sensor runs. Policies enable a subset of it.
+#[derive(Clone, Default)]
+pub struct DetectorPack {
+    detectors: Vec<Arc<dyn SignatureDetector>>,
+}
+
+impl DetectorPack {
+    /// A pack with no built-in detectors (custom detectors still work).
+    pub fn empty() -> Self {
+        DetectorPack::default()
+    }
+
+    /// Adds a detector.
+    pub fn with(mut self, detector: Arc<dyn SignatureDetector>) -> Self {
+        self.detectors.push(detector);
+        self
+    }
+}
+
+/// One triggered detection: at or over its rule's threshold.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finding {
+    /// e.g. `prompt_attack`, `custom/project_codename`.
+    pub detector_type: Arc<str>,
+    /// Who found it.
+    pub source: Source,
+    /// In [0, 1].
+    pub confidence: f32,
+    /// Threshold level of the rule that triggered.
+    pub level: Level,
+    /// What the rule does.
+    pub action: Action,
+    /// Request or response.
+    pub direction: Direction,
+    /// Where the text came from.
+    pub location: Location,
+    /// Byte range in the scanned text.
+    pub span: (usize, usize),
+    /// The matched text itself. Never written anywhere: used to mask it in stored conversations.
+    pub matched: String,
+    /// Text around the match; the match itself masked for sensitive detector types.
+    pub excerpt: String,
+}
+
+/// The result of scanning one direction of one request.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ScanReport {
+    /// Triggered findings, in text order.
+    pub findings: Vec<Finding>,
+}
+
+/// Most findings kept for one scan (the rest still decide blocking, but are not listed).
+pub const MAX_FINDINGS: usize = 256;
+/// Most matches of one custom detector reported per text.
+const MAX_MATCHES_PER_DETECTOR: usize = 16;
+
+impl ScanReport {
+    /// True when any finding's action is `block`.
+    pub fn blocked(&self) -> bool {
+        self.findings.iter().any(|f| f.action == Action::Block)
+    }
+
+    /// Distinct detector types that triggered, in first-seen order.
+    pub fn categories(&self) -> Vec<Arc<str>> {
+        let mut out: Vec<Arc<str>> = Vec::new();
+        for f in &self.findings {
+            if !out.contains(&f.detector_type) {
+                out.push(f.detector_type.clone());
+            }
+        }
+        out
+    }
+
+    /// Highest confidence among the findings, 0 when none.
+    pub fn max_confidence(&self) -> f32 {
+        self.findings
+            .iter()
+            .map(|f| f.confidence)
+            .fold(0.0, f32::max)
+    }
+
+    /// Highest confidence per detector type, in first-seen order, with the action of its rule.
+    pub fn by_category(&self) -> Vec<(Arc<str>, f32, Action)> {
+        let mut out: Vec<(Arc<str>, f32, Action)> = Vec::new();
+        for f in &self.findings {
+            match out.iter_mut().find(|(t, _, _)| *t == f.detector_type) {
+                Some(entry) => entry.1 = entry.1.max(f.confidence),
+                None => out.push((f.detector_type.clone(), f.confidence, f.action)),
+            }
+        }
+        out
+    }
+
+    /// Adds another report's findings (e.g. input and output of one request).
+    pub fn extend(&mut self, other: ScanReport) {
+        let room = MAX_FINDINGS.saturating_sub(self.findings.len());
+        self.findings.extend(other.findings.into_iter().take(room));
+    }
+}
+
+/// Rules for one direction: exact detector types first, then `family/*`.
+#[derive(Clone, Debug, Default)]
+struct RuleTable {
+    exact: HashMap<String, (Level, Action)>,
+    families: HashMap<String, (Level, Action)>,
+}
+
+impl RuleTable {
+    fn new(rules: &[DetectorRule]) -> Self {
+        let mut table = RuleTable::default();
+        for rule in rules {
+            match rule.detector_type.strip_suffix("/*") {
+                Some(family) => {
+                    table
+                        .families
+                        .insert(family.to_owned(), (rule.threshold, rule.action));
+                }
+                None => {
+                    table
+                        .exact
+                        .insert(rule.detector_type.clone(), (rule.threshold, rule.action));
+                }
+            }
+        }
+        table
+    }
+
+    fn lookup(&self, detector_type: &str) -> Option<(Level, Action)> {
+        if let Some(rule) = self.exact.get(detector_type) {
+            return Some(*rule);
+        }
+        let family = detector_type.split_once('/').map(|(f, _)| f)?;
+        self.families.get(family).copied()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.exact.is_empty() && self.families.is_empty()
+    }
+}
+
+struct CompiledCustom {
+    detector_type: Arc<str>,
+    regex: Regex,
+    level: Level,
+    action: Action,
+    confidence: f32,
+}
+
+/// Custom detectors of one direction, matched with one `RegexSet` pass.
+#[derive(Default)]
+struct CustomSet {
+    set: Option<RegexSet>,
+    detectors: Vec<CompiledCustom>,
+}
+
+impl CustomSet {
+    fn new<'a>(
+        customs: impl Iterator<Item = (usize, &'a CustomDetector)>,
+    ) -> Result<Self, PolicyError> {
+        let mut detectors = Vec::new();
+        let mut patterns = Vec::new();
+        for (i, custom) in customs {
+            let regex = crate::policy::compile_custom_pattern(&custom.pattern)
+                .map_err(|m| PolicyError::new(format!("custom_detectors[{i}].pattern"), m))?;
+            patterns.push(custom.pattern.clone());
+            detectors.push(CompiledCustom {
+                detector_type: Arc::from(format!("custom/{}", custom.name)),
+                regex,
+                level: custom.threshold,
+                action: custom.action,
+                confidence: custom.confidence,
+            });
+        }
+        if detectors.is_empty() {
+            return Ok(CustomSet::default());
+        }
+        let set = RegexSetBuilder::new(&patterns)
+            .size_limit(MAX_CUSTOM_REGEX_SIZE.saturating_mul(patterns.len().max(1)))
+            .dfa_size_limit(MAX_CUSTOM_REGEX_SIZE)
+            .build()
+            .map_err(|e| {
+                PolicyError::new(
+                    "custom_detectors",
+                    format!("patterns do not compile together: {e}"),
+                )
+            })?;
+        Ok(CustomSet {
+            set: Some(set),
+            detectors,
+        })
+    }
+}
+
+/// Everything needed to scan one direction.
+struct DirectionScanner {
+    enabled: bool,
+    rules: RuleTable,
+    custom: CustomSet,
+    signatures: Vec<Arc<dyn SignatureDetector>>,
+}
+
+impl DirectionScanner {
+    fn new(
+        enabled: bool,
+        rules: &[DetectorRule],
+        policy: &Policy,
+        direction: Direction,
+        pack: &DetectorPack,
+    ) -> Result<Self, PolicyError> {
+        let rules = RuleTable::new(rules);
+        let custom = CustomSet::new(
+            policy
+                .custom_detectors
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.scope.covers(direction)),
+        )?;
+        let signatures = pack
+            .detectors
+            .iter()
+            .filter(|d| d.detector_types().iter().any(|t| rules.lookup(t).is_some()))
+            .cloned()
+            .collect();
+        Ok(DirectionScanner {
+            enabled,
+            rules,
+            custom,
+            signatures,
+        })
+    }
+
+    fn is_active(&self) -> bool {
+        self.enabled && (!self.custom.detectors.is_empty() || !self.signatures.is_empty())
+    }
+}
+
+/// A policy compiled for scanning; built once per config snapshot and shared by requests.
+pub struct CompiledPolicy {
+    policy: Arc<Policy>,
+    input: DirectionScanner,
+    output: DirectionScanner,
+}
+
+impl std::fmt::Debug for CompiledPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledPolicy")
+            .field("id", &self.policy.id)
+            .field("input_custom", &self.input.custom.detectors.len())
+            .field("input_signatures", &self.input.signatures.len())
+            .field("output_custom", &self.output.custom.detectors.len())
+            .field("output_signatures", &self.output.signatures.len())
+            .finish()
+    }
+}
+
+impl CompiledPolicy {
+    /// Validates and compiles a policy against the detector pack.
+    pub fn compile(policy: Policy, pack: &DetectorPack) -> Result<Self, PolicyError> {
+        policy.validate()?;
+        let input = DirectionScanner::new(
+            policy.policy_mode.scans_input(),
+            &policy.input_detectors,
+            &policy,
+            Direction::Input,
+            pack,
+        )?;
+        let output = DirectionScanner::new(
+            policy.policy_mode.scans_output(),
+            &policy.output_detectors,
+            &policy,
+            Direction::Output,
+            pack,
+        )?;
+        Ok(CompiledPolicy {
+            policy: Arc::new(policy),
+            input,
+            output,
+        })
+    }
+
+    /// The policy document this was compiled from.
+    pub fn policy(&self) -> &Arc<Policy> {
+        &self.policy
+    }
+
+    /// True when scanning this direction can produce findings (so callers may skip parsing).
+    pub fn scans(&self, direction: Direction) -> bool {
+        self.scanner(direction).is_active()
+    }
+
+    /// True when the direction has any rules or custom detectors, even if no detector in the
+    /// pack serves them yet.
+    pub fn has_rules(&self, direction: Direction) -> bool {
+        let s = self.scanner(direction);
+        s.enabled && (!s.rules.is_empty() || !s.custom.detectors.is_empty())
+    }
+
+    fn scanner(&self, direction: Direction) -> &DirectionScanner {
+        match direction {
+            Direction::Input => &self.input,
+            Direction::Output => &self.output,
+        }
+    }
+
+    /// Scans texts in one direction and returns the findings at or over their thresholds.
+    pub fn scan(&self, direction: Direction, segments: &[TextSegment<'_>]) -> ScanReport {
+        let mut report = ScanReport::default();
+        let scanner = self.scanner(direction);
+        if !scanner.is_active() {
+            return report;
+        }
+        let mut raw = Vec::new();
+        for segment in segments {
+            let text: &str = &segment.text;
+            if text.is_empty() {
+                continue;
+            }
+            self.scan_custom(scanner, direction, segment, &mut report);
+            for detector in &scanner.signatures {
+                raw.clear();
+                detector.scan(text, &mut raw);
+                for m in &raw {
+                    let Some((level, action)) = scanner.rules.lookup(m.detector_type) else {
+                        continue;
+                    };
+                    if m.confidence < level.threshold() {
+                        continue;
+                    }
+                    push_finding(
+                        &mut report,
+                        Finding {
+                            detector_type: Arc::from(m.detector_type),
+                            source: Source::Signature,
+                            confidence: m.confidence.clamp(0.0, 1.0),
+                            level,
+                            action,
+                            direction,
+                            location: segment.location,
+                            span: (m.start, m.end),
+                            matched: text.get(m.start..m.end).unwrap_or("").to_owned(),
+                            excerpt: excerpt(text, m.start, m.end, is_sensitive(m.detector_type)),
+                        },
+                    );
+                }
+            }
+        }
+        report
+    }
+
+    fn scan_custom(
+        &self,
+        scanner: &DirectionScanner,
+        direction: Direction,
+        segment: &TextSegment<'_>,
+        report: &mut ScanReport,
+    ) {
+        let Some(set) = &scanner.custom.set else {
+            return;
+        };
+        let text: &str = &segment.text;
+        for i in set.matches(text).iter() {
+            let Some(custom) = scanner.custom.detectors.get(i) else {
+                continue;
+            };
+            if custom.confidence < custom.level.threshold() {
+                continue;
+            }
+            for m in custom.regex.find_iter(text).take(MAX_MATCHES_PER_DETECTOR) {
+                if m.is_empty() {
+                    continue;
+                }
+                push_finding(
+                    report,
+                    Finding {
+                        detector_type: custom.detector_type.clone(),
+                        source: Source::Custom,
+                        confidence: custom.confidence,
+                        level: custom.level,
+                        action: custom.action,
+                        direction,
+                        location: segment.location,
+                        span: (m.start(), m.end()),
+                        matched: m.as_str().to_owned(),
+                        excerpt: excerpt(text, m.start(), m.end(), true),
+                    },
+                );
+            }
+        }
+    }
+}
+
+fn push_finding(report: &mut ScanReport, finding: Finding) {
+    if report.findings.len() < MAX_FINDINGS {
+        report.findings.push(finding);
+    } else if finding.action == Action::Block && !report.blocked() {
+        // Keep the decision right even when the list is full.
+        if let Some(last) = report.findings.last_mut() {
+            *last = finding;
+        }
+    }
+}
+
+/// Detector types whose matched value is masked in excerpts and stored conversations:
+/// secrets, PII and custom patterns (which often name confidential things). Attack and link
+/// findings are shown as they are, so a reviewer can see what was attempted.
+pub fn is_sensitive(detector_type: &str) -> bool {
+    detector_type.starts_with("secrets/")
+        || detector_type.starts_with("pii/")
+        || detector_type.starts_with("custom/")
+}
+
+/// Masks a matched value: a short visible prefix (at most 4 characters and never more than a
+/// quarter of the value) and a fixed run of `*`, so neither the value nor its length leaks.
+pub fn mask(value: &str) -> String {
+    let chars = value.chars().count();
+    let visible = (chars / 4).min(4);
+    let mut out: String = value.chars().take(visible).collect();
+    out.push_str("********");
+    out
+}
+
+const EXCERPT_CONTEXT_CHARS: usize = 32;
+
+/// Text around `start..end` (about 32 characters each side, whitespace collapsed), with the
+/// match itself masked when `sensitive`.
+pub fn excerpt(text: &str, start: usize, end: usize, sensitive: bool) -> String {
+    let (Some(before), Some(matched), Some(after)) =
+        (text.get(..start), text.get(start..end), text.get(end..))
+    else {
+        return String::new();
+    };
+    let before_start = before
+        .char_indices()
+        .rev()
+        .nth(EXCERPT_CONTEXT_CHARS - 1)
+        .map(|(i, _)| i)
+        .unwrap_or(0);
+    let after_end = after
+        .char_indices()
+        .nth(EXCERPT_CONTEXT_CHARS)
+        .map(|(i, _)| i)
+        .unwrap_or(after.len());
+    let mut out = String::with_capacity(2 * EXCERPT_CONTEXT_CHARS + 16);
+    if before_start > 0 {
+        out.push('…');
+    }
+    push_collapsed(&mut out, &before[before_start..]);
+    out.push('[');
+    if sensitive {
+        out.push_str(&mask(matched));
+    } else {
+        let shown: String = matched.chars().take(120).collect();
+        push_collapsed(&mut out, &shown);
+    }
+    out.push(']');
+    push_collapsed(&mut out, &after[..after_end]);
+    if after_end < after.len() {
+        out.push('…');
+    }
+    out
+}
+
+fn push_collapsed(out: &mut String, s: &str) {
+    for c in s.chars() {
+        out.push(if c.is_whitespace() || c.is_control() {
+            ' '
+        } else {
+            c
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::Part;
+    use std::borrow::Cow;
+
+    fn seg(text: &str) -> TextSegment<'_> {
+        TextSegment {
+            location: Location::new(Part::Message {
+                index: 0,
+                block: None,
+                inner: None,
+            }),
+            text: Cow::Borrowed(text),
+        }
+    }
+
+    fn compile(json: &str) -> CompiledPolicy {
+        CompiledPolicy::compile(serde_json::from_str(json).unwrap(), &DetectorPack::empty())
+            .unwrap()
+    }
+
+    #[test]
+    fn custom_detector_blocks_and_masks() {
+        let p = compile(
+            r#"{"custom_detectors":[{"name":"codename","pattern":"(?i)\\bbluebird\\b","action":"block"},
+                                    {"name":"ticket","pattern":"JIRA-\\d+","action":"log","scope":"both"}]}"#,
+        );
+        let report = p.scan(
+            Direction::Input,
+            &[seg("The Bluebird launch, see JIRA-42 and jira-7")],
+        );
+        assert!(report.blocked());
+        let types: Vec<_> = report
+            .findings
+            .iter()
+            .map(|f| f.detector_type.to_string())
+            .collect();
+        assert_eq!(types, vec!["custom/codename", "custom/ticket"]);
+        let f = &report.findings[0];
+        assert_eq!(f.matched, "Bluebird");
+        assert_eq!(f.source, Source::Custom);
+        assert_eq!(f.location.to_string(), "messages[0]");
+        assert!(!f.excerpt.contains("Bluebird"), "{}", f.excerpt);
+        assert!(f.excerpt.contains("The [B"), "{}", f.excerpt);
+        // Output: only the `both` detector applies.
+        let out = p.scan(Direction::Output, &[seg("bluebird JIRA-9")]);
+        assert!(!out.blocked());
+        assert_eq!(out.categories().len(), 1);
+        assert_eq!(&*out.categories()[0], "custom/ticket");
+    }
+
+    #[test]
+    fn custom_confidence_below_threshold_does_not_trigger() {
+        let p = compile(
+            r#"{"custom_detectors":[{"name":"weak","pattern":"maybe","threshold":"L1","confidence":0.8}]}"#,
+        );
+        assert!(
+            p.scan(Direction::Input, &[seg("maybe")])
+                .findings
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn policy_mode_disables_a_direction() {
+        let p = compile(
+            r#"{"policy_mode":"O","custom_detectors":[{"name":"x","pattern":"xyz","scope":"both"}]}"#,
+        );
+        assert!(!p.scans(Direction::Input));
+        assert!(p.scan(Direction::Input, &[seg("xyz")]).findings.is_empty());
+        assert!(p.scans(Direction::Output));
+    }
+
+    struct Fake;
+    impl SignatureDetector for Fake {
+        fn detector_types(&self) -> &[&'static str] {
+            &["secrets/fake_token", "pii/email"]
+        }
+        fn scan(&self, text: &str, out: &mut Vec<RawMatch>) {
+            if let Some(i) = text.find("tok_") {
+                out.push(RawMatch {
+                    detector_type: "secrets/fake_token",
+                    confidence: 0.8,
+                    start: i,
+                    end: i + 12,
+                });
+            }
+            if let Some(i) = text.find('@') {
+                out.push(RawMatch {
+                    detector_type: "pii/email",
+                    confidence: 0.6,
+                    start: i - 1,
+                    end: i + 2,
+                });
+            }
+        }
+    }
+
+    #[test]
+    fn rules_pick_thresholds_exact_before_family() {
+        let pack = DetectorPack::empty().with(Arc::new(Fake));
+        let policy: Policy = serde_json::from_str(
+            r#"{"input_detectors":[{"detector_type":"secrets/*","threshold":"L2","action":"block"},
+                                   {"detector_type":"pii/*","threshold":"L4","action":"alert"},
+                                   {"detector_type":"pii/email","threshold":"L2","action":"log"}]}"#,
+        )
+        .unwrap();
+        let p = CompiledPolicy::compile(policy, &pack).unwrap();
+        let r = p.scan(Direction::Input, &[seg("key tok_12345678 mail a@b")]);
+        // pii/email is 0.6 < L2 (exact rule wins over pii/* at L4), so only the secret triggers.
+        assert_eq!(r.categories().len(), 1);
+        assert!(r.blocked());
+        assert_eq!(r.findings[0].level, Level::L2);
+        assert!((r.max_confidence() - 0.8).abs() < 1e-6);
+        // Detectors with no rule are not run at all.
+        let p = CompiledPolicy::compile(
+            Policy {
+                ..serde_json::from_str("{}").unwrap()
+            },
+            &pack,
+        )
+        .unwrap();
+        assert!(!p.scans(Direction::Input));
+    }
+
+    #[test]
+    fn mask_hides_value_and_length() {
+        assert_eq!(mask("sk-ant-api03-abcdefghijklmnop"), "sk-a********");
+        assert_eq!(mask("abc"), "********");
+        assert_eq!(mask("12345678"), "12********");
+    }
+
+    #[test]
+    fn excerpt_is_char_safe() {
+        let text = "ééééééééééééééééééééééééééééééééééééééé secret ééé";
+        let start = text.find("secret").unwrap();
+        let e = excerpt(text, start, start + 6, false);
+        assert!(e.starts_with('…'));
+        assert!(e.contains("[secret]"));
+        assert_eq!(excerpt("abc", 2, 1, true), "");
+    }
+}

@@ -1,0 +1,107 @@
+//! Command-line flags of `glitch-sensor` (contract §1); every flag is also read from the env var
+//! shown in `--help`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Pretty,
+}
+
+/// glitch-sensor: an Anthropic-compatible reverse proxy that authenticates teams by
+/// X-Glitch-Key, applies the project's detection policy to every request and records a
+/// SecurityEvent for each.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "glitch-sensor", version, about, long_about = None)]
+pub struct SensorArgs {
+    /// Proxy address that clients (ANTHROPIC_BASE_URL) connect to.
+    #[arg(long, env = "GLITCH_SENSOR_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Where allowed requests go (scheme, host, optional port and path prefix).
+    #[arg(
+        long,
+        env = "GLITCH_UPSTREAM",
+        default_value = "https://api.anthropic.com"
+    )]
+    pub upstream: String,
+
+    /// Standalone mode: projects, keys and policies from this YAML file, reloaded when it changes.
+    #[arg(long, env = "GLITCH_POLICY_FILE")]
+    pub policy_file: Option<PathBuf>,
+
+    /// Fleet mode: gRPC address of a control plane (exactly one of this and --policy-file).
+    #[arg(long, env = "GLITCH_CONTROL_PLANE")]
+    pub control_plane: Option<String>,
+
+    /// Region label carried into every event.
+    #[arg(long, env = "GLITCH_REGION", default_value = "local")]
+    pub region: String,
+
+    /// Identity reported in events and to the control plane [default: hostname + random suffix].
+    #[arg(long, env = "GLITCH_SENSOR_ID")]
+    pub sensor_id: Option<String>,
+
+    /// Event log: file:DIR (kafka://HOST:PORT[,HOST:PORT...]/TOPIC arrives with the Kafka sink).
+    #[arg(
+        long,
+        env = "GLITCH_EVENTS",
+        default_value = "file:./glitch-data/events"
+    )]
+    pub events: String,
+
+    /// Last-known-good config snapshot and event spool.
+    #[arg(long, env = "GLITCH_STATE_DIR", default_value = "./glitch-data/sensor")]
+    pub state_dir: PathBuf,
+
+    /// Admin address: /metrics (Prometheus), /ready, /health.
+    #[arg(long, env = "GLITCH_SENSOR_ADMIN", default_value = "127.0.0.1:9090")]
+    pub admin_listen: SocketAddr,
+
+    /// Log format (filter with RUST_LOG).
+    #[arg(long, env = "GLITCH_LOG_FORMAT", value_enum, default_value = "pretty")]
+    pub log_format: LogFormat,
+
+    /// Largest request body accepted, in bytes (larger bodies get a 413).
+    #[arg(long, env = "GLITCH_MAX_BODY_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Upstream TCP+TLS connect timeout, in milliseconds (then 502).
+    #[arg(
+        long,
+        env = "GLITCH_UPSTREAM_CONNECT_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub upstream_connect_timeout_ms: u64,
+
+    /// How long to wait for upstream response headers, in seconds (then 504).
+    #[arg(long, env = "GLITCH_UPSTREAM_TIMEOUT_SECS", default_value_t = 600)]
+    pub upstream_timeout_secs: u64,
+
+    /// A response body that sends nothing for this long is cut off, in seconds.
+    #[arg(long, env = "GLITCH_STREAM_IDLE_TIMEOUT_SECS", default_value_t = 300)]
+    pub stream_idle_timeout_secs: u64,
+
+    /// How often the policy file is checked for changes, in milliseconds.
+    #[arg(long, env = "GLITCH_POLICY_RELOAD_MS", default_value_t = 500)]
+    pub policy_reload_ms: u64,
+
+    /// On SIGTERM/SIGINT, how long in-flight requests and streams may take to finish, in seconds.
+    #[arg(long, env = "GLITCH_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    pub shutdown_grace_secs: u64,
+
+    /// Largest conversation stored in one event, in bytes (older turns are dropped first).
+    #[arg(long, env = "GLITCH_EVENT_CONVERSATION_CAP_BYTES", default_value_t = 256 * 1024)]
+    pub event_conversation_cap_bytes: usize,
+
+    /// Events queued for the event log before new requests wait (backpressure).
+    #[arg(long, env = "GLITCH_EVENT_QUEUE", default_value_t = 65_536)]
+    pub event_queue: usize,
+}

@@ -1,0 +1,175 @@
+//! Prometheus metrics of the sensor (served on the admin port at /metrics), named per
+//! Prometheus conventions with the `glitch_sensor_` prefix.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Labels of `glitch_sensor_requests_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// Route class: messages, count_tokens, models, batches, detect, other.
+    pub route: &'static str,
+    /// allowed, blocked, flagged, auth_failed, error.
+    pub decision: &'static str,
+}
+
+/// Labels of per-route histograms.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    /// Route class.
+    pub route: &'static str,
+}
+
+/// Labels of `glitch_sensor_upstream_errors_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UpstreamErrorLabels {
+    /// connect, timeout, protocol, idle_timeout, body.
+    pub kind: &'static str,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 50 µs .. ~26 s
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 20))
+}
+
+/// Every metric the sensor exports.
+pub struct SensorMetrics {
+    registry: Registry,
+    /// Requests by route and decision.
+    pub requests: Family<RequestLabels, Counter>,
+    /// Whole request time until the response head is sent, by route.
+    pub request_duration: HistogramFamily<RouteLabels>,
+    /// Time spent in detection.
+    pub detection_duration: Histogram,
+    /// Time from forwarding to upstream response headers.
+    pub upstream_first_byte: Histogram,
+    /// Upstream failures by kind.
+    pub upstream_errors: Family<UpstreamErrorLabels, Counter>,
+    /// Requests being served (streams included).
+    pub inflight: Gauge,
+    /// Version of the live config snapshot.
+    pub config_version: Gauge,
+    /// Config updates rejected (the old config stayed live).
+    pub config_reload_failures: Counter,
+    /// Events waiting for the event log.
+    pub event_queue_depth: Gauge,
+    /// Events durably written.
+    pub events_written: Counter,
+    /// Failed event-log writes (retried; the events are kept).
+    pub event_write_errors: Counter,
+}
+
+impl std::fmt::Debug for SensorMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SensorMetrics")
+    }
+}
+
+impl Default for SensorMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SensorMetrics {
+    /// Creates and registers every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("glitch_sensor");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "Requests to /v1/ routes by route and decision",
+            requests.clone(),
+        );
+        let request_duration: HistogramFamily<RouteLabels> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "request_duration_seconds",
+            "Time from request arrival to response head, by route",
+            request_duration.clone(),
+        );
+        let detection_duration = latency_histogram();
+        registry.register(
+            "detection_duration_seconds",
+            "Time spent parsing and scanning request bodies",
+            detection_duration.clone(),
+        );
+        let upstream_first_byte = latency_histogram();
+        registry.register(
+            "upstream_first_byte_seconds",
+            "Time from forwarding a request to the upstream's response head",
+            upstream_first_byte.clone(),
+        );
+        let upstream_errors = Family::<UpstreamErrorLabels, Counter>::default();
+        registry.register(
+            "upstream_errors",
+            "Upstream failures by kind",
+            upstream_errors.clone(),
+        );
+        let inflight = Gauge::default();
+        registry.register(
+            "inflight_requests",
+            "Requests and streams being served",
+            inflight.clone(),
+        );
+        let config_version = Gauge::default();
+        registry.register(
+            "config_version",
+            "Version of the live config snapshot",
+            config_version.clone(),
+        );
+        let config_reload_failures = Counter::default();
+        registry.register(
+            "config_reload_failures",
+            "Config updates rejected while the previous config stayed live",
+            config_reload_failures.clone(),
+        );
+        let event_queue_depth = Gauge::default();
+        registry.register(
+            "event_queue_depth",
+            "SecurityEvents waiting to be written to the event log",
+            event_queue_depth.clone(),
+        );
+        let events_written = Counter::default();
+        registry.register(
+            "events_written",
+            "SecurityEvents durably written",
+            events_written.clone(),
+        );
+        let event_write_errors = Counter::default();
+        registry.register(
+            "event_write_errors",
+            "Failed event-log writes (retried, events kept)",
+            event_write_errors.clone(),
+        );
+        SensorMetrics {
+            registry,
+            requests,
+            request_duration,
+            detection_duration,
+            upstream_first_byte,
+            upstream_errors,
+            inflight,
+            config_version,
+            config_reload_failures,
+            event_queue_depth,
+            events_written,
+            event_write_errors,
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::error!(error = %e, "cannot encode metrics");
+        }
+        out
+    }
+}
