@@ -1,6 +1,8 @@
 //! Bad input from the network and misbehaving peers: every case gets the contract's error or a
 //! clean close, never a panic, a hung task or a leaked upstream connection.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
 mod common;
 
 use std::time::Duration;

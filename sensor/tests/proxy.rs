@@ -1,6 +1,8 @@
 //! The sensor's HTTP surface (contract §2), one test per row and rule, against the fake
 //! Anthropic upstream, with the events checked in the event log afterwards.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
 mod common;
 
 use std::time::{Duration, Instant};

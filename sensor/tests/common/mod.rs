@@ -5,6 +5,11 @@
     dead_code,
     reason = "each test file uses a different part of the harness"
 )]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test harness: failing loudly is the point"
+)]
 
 use std::path::PathBuf;
 use std::time::Duration;
