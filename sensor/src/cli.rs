@@ -102,6 +102,11 @@ pub struct SensorArgs {
     pub event_conversation_cap_bytes: usize,
 
     /// Events queued for the event log before new requests wait (backpressure).
-    #[arg(long, env = "GLITCH_EVENT_QUEUE", default_value_t = 65_536)]
+    #[arg(long, env = "GLITCH_EVENT_QUEUE", default_value_t = 16_384)]
     pub event_queue: usize,
+
+    /// Request-body bytes the event queue may hold; past it, events are still written but
+    /// without their stored conversation.
+    #[arg(long, env = "GLITCH_EVENT_QUEUE_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub event_queue_body_bytes: usize,
 }

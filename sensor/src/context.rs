@@ -248,6 +248,7 @@ impl RequestContext {
             body_kind: self.body_kind,
             mask_values: std::mem::take(&mut self.mask_values),
             response_text: std::mem::take(&mut self.response_text),
+            omitted_reason: None,
         });
     }
 }

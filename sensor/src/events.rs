@@ -8,18 +8,17 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bytes::Bytes;
-use glitch_detect::engine::mask;
 use glitch_eventlog::{EventLogError, EventLogWriter, WriterOptions};
 use glitch_proto::events::v1::{Conversation, SecurityEvent};
 use prost::Message;
-use serde_json::Value;
 use tokio::sync::mpsc;
 
+use crate::conversation::{ConversationBuilder, mask_text};
 use crate::metrics::SensorMetrics;
 
 /// Where events go, parsed from `--events`.
@@ -82,6 +81,8 @@ pub struct EventDraft {
     pub mask_values: Vec<String>,
     /// Assistant text relayed to the client (capped by the relay).
     pub response_text: String,
+    /// Why the conversation was not kept, when it was not.
+    pub omitted_reason: Option<&'static str>,
 }
 
 /// Counters shared with /health.
@@ -101,18 +102,43 @@ impl EventSinkHealth {
 #[derive(Clone, Debug)]
 pub struct EventSink {
     tx: mpsc::Sender<EventDraft>,
+    budget: Arc<BodyBudget>,
     health: Arc<EventSinkHealth>,
     target: String,
 }
 
+/// Bytes of request bodies waiting in the queue, bounded so a slow disk cannot make the
+/// queue hold gigabytes of prompts.
+#[derive(Debug)]
+struct BodyBudget {
+    queued: AtomicUsize,
+    limit: usize,
+}
+
 /// A reserved queue slot: sending through it never waits.
 #[derive(Debug)]
-pub struct EventPermit(mpsc::OwnedPermit<EventDraft>);
+pub struct EventPermit {
+    permit: mpsc::OwnedPermit<EventDraft>,
+    budget: Arc<BodyBudget>,
+}
+
+/// Why a conversation is left out of an event under memory pressure.
+pub const OMITTED_OVER_BUDGET: &str = "event queue over its memory budget";
 
 impl EventPermit {
-    /// Hands the draft to the writer.
-    pub fn send(self, draft: EventDraft) {
-        self.0.send(draft);
+    /// Hands the draft to the writer. When the queued bodies are over their memory budget the
+    /// event keeps every field but its stored conversation (it is never dropped).
+    pub fn send(self, mut draft: EventDraft) {
+        if let Some(body) = &draft.body {
+            let len = body.len();
+            let before = self.budget.queued.fetch_add(len, Ordering::Relaxed);
+            if before + len > self.budget.limit {
+                self.budget.queued.fetch_sub(len, Ordering::Relaxed);
+                draft.body = None;
+                draft.omitted_reason = Some(OMITTED_OVER_BUDGET);
+            }
+        }
+        self.permit.send(draft);
     }
 }
 
@@ -152,6 +178,8 @@ pub struct EventSinkOptions {
     pub queue: usize,
     /// Largest stored conversation, bytes.
     pub conversation_cap: usize,
+    /// Request-body bytes the queue may hold before conversations are left out.
+    pub queue_body_bytes: usize,
 }
 
 impl EventSink {
@@ -166,14 +194,29 @@ impl EventSink {
         let (tx, rx) = mpsc::channel(options.queue.max(1));
         let health = Arc::new(EventSinkHealth::default());
         let thread_health = health.clone();
-        let cap = options.conversation_cap;
+        let budget = Arc::new(BodyBudget {
+            queued: AtomicUsize::new(0),
+            limit: options.queue_body_bytes,
+        });
+        let thread_budget = budget.clone();
+        let builder = ConversationBuilder::new(options.conversation_cap);
         let thread = std::thread::Builder::new()
             .name("glitch-event-writer".into())
-            .spawn(move || writer_loop(writer, rx, cap, &metrics, &thread_health))
+            .spawn(move || {
+                writer_loop(
+                    writer,
+                    rx,
+                    builder,
+                    &thread_budget,
+                    &metrics,
+                    &thread_health,
+                )
+            })
             .map_err(EventSinkError::Thread)?;
         Ok((
             EventSink {
                 tx,
+                budget,
                 health,
                 target: target.label(),
             },
@@ -186,7 +229,11 @@ impl EventSink {
     /// Reserves a slot for one event; waits only when the queue is full. `None` once the
     /// writer has stopped (shutdown).
     pub async fn reserve(&self) -> Option<EventPermit> {
-        self.tx.clone().reserve_owned().await.ok().map(EventPermit)
+        let permit = self.tx.clone().reserve_owned().await.ok()?;
+        Some(EventPermit {
+            permit,
+            budget: self.budget.clone(),
+        })
     }
 
     /// Health of the writer.
@@ -205,16 +252,23 @@ const MAX_BATCH: usize = 1024;
 fn writer_loop(
     mut writer: EventLogWriter,
     mut rx: mpsc::Receiver<EventDraft>,
-    conversation_cap: usize,
+    mut builder: ConversationBuilder,
+    budget: &BodyBudget,
     metrics: &SensorMetrics,
     health: &EventSinkHealth,
 ) {
     let mut batch: Vec<Vec<u8>> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
-        batch.push(finish(first, conversation_cap));
+        let mut take = |draft: EventDraft| {
+            let body_len = draft.body.as_ref().map_or(0, Bytes::len);
+            let record = finish(draft, &mut builder);
+            budget.queued.fetch_sub(body_len, Ordering::Relaxed);
+            record
+        };
+        batch.push(take(first));
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(draft) => batch.push(finish(draft, conversation_cap)),
+                Ok(draft) => batch.push(take(draft)),
                 Err(_) => break,
             }
         }
@@ -256,163 +310,33 @@ fn write_with_retry(
 }
 
 /// Builds the stored conversation and encodes the event.
-fn finish(draft: EventDraft, conversation_cap: usize) -> Vec<u8> {
+fn finish(draft: EventDraft, builder: &mut ConversationBuilder) -> Vec<u8> {
     let EventDraft {
         mut event,
         body,
         body_kind,
         mask_values,
         response_text,
+        omitted_reason,
     } = draft;
     let mut conversation = match (body, body_kind) {
         (Some(body), BodyKind::Messages | BodyKind::Batch) => {
-            build_conversation(&body, body_kind, &mask_values, conversation_cap)
+            builder.build(&body, body_kind, &mask_values)
         }
         _ => None,
     };
     if !response_text.is_empty() {
-        let text = mask_all(response_text, &mask_values);
         conversation
             .get_or_insert_with(Conversation::default)
-            .response_text = text;
+            .response_text = mask_text(response_text, &mask_values);
+    }
+    if let Some(reason) = omitted_reason {
+        conversation
+            .get_or_insert_with(Conversation::default)
+            .omitted_reason = reason.to_owned();
     }
     event.conversation = conversation;
     event.encode_to_vec()
-}
-
-fn mask_all(mut text: String, values: &[String]) -> String {
-    for value in values {
-        if !value.is_empty() && text.contains(value.as_str()) {
-            text = text.replace(value.as_str(), &mask(value));
-        }
-    }
-    text
-}
-
-fn mask_strings(value: &mut Value, values: &[String]) {
-    match value {
-        Value::String(s)
-            if values
-                .iter()
-                .any(|v| !v.is_empty() && s.contains(v.as_str())) =>
-        {
-            *s = mask_all(std::mem::take(s), values);
-        }
-        Value::Array(items) => items.iter_mut().for_each(|v| mask_strings(v, values)),
-        Value::Object(map) => map.values_mut().for_each(|v| mask_strings(v, values)),
-        _ => {}
-    }
-}
-
-/// Cuts every string longer than `max_chars`, marking the cut.
-fn truncate_strings(value: &mut Value, max_chars: usize) {
-    match value {
-        Value::String(s) if s.len() > max_chars => {
-            let cut = s
-                .char_indices()
-                .nth(max_chars)
-                .map(|(i, _)| i)
-                .unwrap_or(s.len());
-            s.truncate(cut);
-            s.push_str("…[truncated]");
-        }
-        Value::Array(items) => items
-            .iter_mut()
-            .for_each(|v| truncate_strings(v, max_chars)),
-        Value::Object(map) => map
-            .values_mut()
-            .for_each(|v| truncate_strings(v, max_chars)),
-        _ => {}
-    }
-}
-
-fn to_json(value: &Value) -> String {
-    serde_json::to_string(value).unwrap_or_default()
-}
-
-/// Serializes `value` within `budget` bytes: whole if it fits, else with long strings cut
-/// down step by step.
-fn fit(mut value: Value, budget: usize, truncated: &mut bool) -> String {
-    let mut json = to_json(&value);
-    let mut max_chars = 4096;
-    while json.len() > budget && max_chars >= 16 {
-        *truncated = true;
-        truncate_strings(&mut value, max_chars);
-        json = to_json(&value);
-        max_chars /= 4;
-    }
-    if json.len() > budget {
-        *truncated = true;
-        return String::new();
-    }
-    json
-}
-
-fn build_conversation(
-    body: &[u8],
-    kind: BodyKind,
-    mask_values: &[String],
-    cap: usize,
-) -> Option<Conversation> {
-    let Value::Object(mut map) = serde_json::from_slice::<Value>(body).ok()? else {
-        return None;
-    };
-    let mut truncated = false;
-    let mut conversation = Conversation::default();
-    let system_budget = cap / 4;
-    let tools_budget = cap / 8;
-    if let Some(mut system) = map.remove("system") {
-        mask_strings(&mut system, mask_values);
-        conversation.system_json = fit(system, system_budget, &mut truncated);
-    }
-    if let Some(tools) = map.remove("tools") {
-        let json = to_json(&tools);
-        conversation.tools_json = if json.len() <= tools_budget {
-            json
-        } else {
-            truncated = true;
-            // Keep what a reviewer needs most: which tools were offered.
-            let names: Vec<Value> = tools
-                .as_array()
-                .map(|tools| {
-                    tools
-                        .iter()
-                        .filter_map(|t| t.get("name").cloned())
-                        .map(|name| serde_json::json!({ "name": name }))
-                        .collect()
-                })
-                .unwrap_or_default();
-            fit(Value::Array(names), tools_budget, &mut truncated)
-        };
-    }
-    let messages_key = if kind == BodyKind::Batch {
-        "requests"
-    } else {
-        "messages"
-    };
-    let budget = cap
-        .saturating_sub(conversation.system_json.len())
-        .saturating_sub(conversation.tools_json.len());
-    if let Some(mut messages) = map.remove(messages_key) {
-        mask_strings(&mut messages, mask_values);
-        if let Value::Array(items) = &mut messages {
-            // Drop the oldest turns first: the newest ones are what this request added.
-            while items.len() > 1 && to_json_len(items) > budget {
-                truncated = true;
-                let drop = (items.len() / 4).max(1).min(items.len() - 1);
-                items.drain(..drop);
-            }
-        }
-        conversation.messages_json = fit(messages, budget, &mut truncated);
-    }
-    conversation.truncated = truncated;
-    Some(conversation)
-}
-
-fn to_json_len(items: &[Value]) -> usize {
-    serde_json::to_vec(items)
-        .map(|v| v.len())
-        .unwrap_or(usize::MAX)
 }
 
 /// Headers whose values are credentials.
@@ -478,47 +402,5 @@ mod tests {
         assert_eq!(out["authorization"], REDACTED);
         assert_eq!(out["x-glitch-key"], REDACTED);
         assert_eq!(out["anthropic-version"], "2023-06-01");
-    }
-
-    #[test]
-    fn conversation_masks_and_caps() {
-        let long = "x".repeat(10_000);
-        let body = serde_json::json!({
-            "system": "you are helpful",
-            "tools": [{"name": "Bash", "description": long, "input_schema": {}}],
-            "messages": [
-                {"role": "user", "content": format!("old turn {long}")},
-                {"role": "user", "content": "my codename is bluebird, ok?"}
-            ]
-        });
-        let body = serde_json::to_vec(&body).unwrap();
-        let conv =
-            build_conversation(&body, BodyKind::Messages, &["bluebird".into()], 4096).unwrap();
-        assert!(conv.truncated);
-        assert!(
-            !conv.messages_json.contains("bluebird"),
-            "{}",
-            conv.messages_json
-        );
-        assert!(
-            conv.messages_json.contains("my codename is bl********"),
-            "{}",
-            conv.messages_json
-        );
-        assert!(!conv.messages_json.contains("old turn"));
-        assert_eq!(conv.tools_json, r#"[{"name":"Bash"}]"#);
-        assert_eq!(conv.system_json, r#""you are helpful""#);
-        let total = conv.system_json.len() + conv.tools_json.len() + conv.messages_json.len();
-        assert!(total <= 4096);
-        // Small conversations are stored whole.
-        let conv = build_conversation(
-            br#"{"messages":[{"role":"user","content":"hi"}]}"#,
-            BodyKind::Messages,
-            &[],
-            4096,
-        )
-        .unwrap();
-        assert!(!conv.truncated);
-        assert_eq!(conv.messages_json, r#"[{"content":"hi","role":"user"}]"#);
     }
 }

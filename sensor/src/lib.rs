@@ -11,6 +11,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod context;
+pub mod conversation;
 pub mod errors;
 pub mod events;
 pub mod file_source;

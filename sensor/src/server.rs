@@ -258,6 +258,7 @@ pub async fn start(args: SensorArgs) -> Result<RunningSensor, StartError> {
         EventSinkOptions {
             queue: args.event_queue,
             conversation_cap: args.event_conversation_cap_bytes,
+            queue_body_bytes: args.event_queue_body_bytes,
         },
         metrics.clone(),
     )?;

@@ -7,6 +7,8 @@
     reason = "test support: a missing prerequisite must fail the test loudly, never skip it"
 )]
 
+pub mod shapes;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -27,13 +29,15 @@ pub fn workspace_root() -> PathBuf {
 
 /// Path of a workspace binary in the same profile as this test, built first if missing.
 pub fn workspace_bin(name: &str) -> PathBuf {
-    // target/<profile>/deps/<test-binary> → target/<profile>/<name>
+    // Tests run from target/<profile>/deps/, binaries from target/<profile>/.
     let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
-    let profile_dir = exe
+    let mut profile_dir = exe
         .parent()
-        .and_then(Path::parent)
         .map(Path::to_path_buf)
-        .unwrap_or_else(|| panic!("unexpected test binary location {}", exe.display()));
+        .unwrap_or_else(|| panic!("unexpected binary location {}", exe.display()));
+    if profile_dir.file_name().is_some_and(|n| n == "deps") {
+        profile_dir.pop();
+    }
     let bin = profile_dir.join(name);
     let release = profile_dir.file_name().is_some_and(|n| n == "release");
     // Always ask cargo: it is a no-op when the binary is fresh, and it never tests a stale one.
@@ -154,6 +158,11 @@ impl ChildProcess {
                 }
             }
         }
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Sends SIGTERM and waits for the exit status (SIGKILL after 30 s).

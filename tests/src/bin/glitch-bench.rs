@@ -1,0 +1,365 @@
+//! `glitch-bench sensor`: the sensor's request-path benchmark (issue: "The sensor"). Starts the
+//! fake Anthropic upstream and the sensor as separate release processes, drives load from this
+//! process, and prints the latency the sensor adds over calling the upstream directly (p50/p99
+//! at 1 and 64 connections, 76 KB and 1 KB bodies), requests per second, added time to first
+//! SSE byte, inter-event gaps of relayed streams, and the sensor's peak RSS with 500 open streams.
+//! Run: `cargo run --release -p glitch-e2e --bin glitch-bench -- sensor`
+
+#![allow(clippy::print_stdout, reason = "a benchmark prints its numbers")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "benchmark harness"
+)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use glitch_e2e::shapes::claude_code_body;
+use glitch_e2e::{ChildProcess, url_after, workspace_bin};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+const KEY: &str = "glitch_sk_bench00000000000000000001";
+const POLICY: &str = r#"
+policies:
+  - id: pol_bench
+    name: Bench
+    custom_detectors:
+      - {name: codename, pattern: "(?i)\\bbluebird\\b", action: block}
+      - {name: ticket, pattern: "\\bSEC-\\d{3,6}\\b", action: log}
+projects:
+  - {id: proj_bench, policy_id: pol_bench}
+keys:
+  - {id: key_bench, project_id: proj_bench, key: glitch_sk_bench00000000000000000001}
+"#;
+
+fn client(max_idle: usize) -> HttpClient {
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(max_idle)
+        .build(http)
+}
+
+fn request(base: &str, body: &Bytes, scenario: Option<&str>) -> http::Request<Full<Bytes>> {
+    let mut b = http::Request::post(format!("{base}/v1/messages?beta=true"))
+        .header("content-type", "application/json")
+        .header("x-api-key", "sk-ant-bench-not-a-real-key")
+        .header("anthropic-version", "2023-06-01")
+        .header("anthropic-beta", "claude-code-20250219")
+        .header("x-glitch-key", KEY)
+        .header(
+            "x-claude-code-session-id",
+            "0b6f0a8e-3c39-4f0e-9a39-1c1d1f2e3a4b",
+        );
+    if let Some(s) = scenario {
+        b = b.header("x-fake-scenario", s);
+    }
+    b.body(Full::new(body.clone())).unwrap()
+}
+
+/// One request to completion; returns (total, time to first body byte).
+async fn one(
+    client: &HttpClient,
+    base: &str,
+    body: &Bytes,
+    scenario: Option<&str>,
+) -> (Duration, Duration) {
+    let start = Instant::now();
+    let resp = client.request(request(base, body, scenario)).await.unwrap();
+    assert!(resp.status().is_success(), "status {}", resp.status());
+    let mut body = resp.into_body();
+    let mut first = None;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.unwrap();
+        if first.is_none() && frame.data_ref().is_some_and(|d| !d.is_empty()) {
+            first = Some(start.elapsed());
+        }
+    }
+    let total = start.elapsed();
+    (total, first.unwrap_or(total))
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+struct Run {
+    p50: Duration,
+    p99: Duration,
+    rps: f64,
+    ttfb_p50: Duration,
+    ttfb_p99: Duration,
+}
+
+async fn load(
+    base: &str,
+    body: &Bytes,
+    connections: usize,
+    duration: Duration,
+    scenario: Option<&'static str>,
+) -> Run {
+    let client = Arc::new(client(connections));
+    // Warm up: open the connections.
+    let mut warm = Vec::new();
+    for _ in 0..connections {
+        let (c, b, body) = (client.clone(), base.to_owned(), body.clone());
+        warm.push(tokio::spawn(
+            async move { one(&c, &b, &body, scenario).await },
+        ));
+    }
+    for w in warm {
+        w.await.unwrap();
+    }
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (c, b, body) = (client.clone(), base.to_owned(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut ttfb = Vec::new();
+            while Instant::now() < deadline {
+                let (t, f) = one(&c, &b, &body, scenario).await;
+                lat.push(t);
+                ttfb.push(f);
+            }
+            (lat, ttfb)
+        }));
+    }
+    let mut lat = Vec::new();
+    let mut ttfb = Vec::new();
+    for t in tasks {
+        let (l, f) = t.await.unwrap();
+        lat.extend(l);
+        ttfb.extend(f);
+    }
+    let elapsed = started.elapsed();
+    lat.sort();
+    ttfb.sort();
+    Run {
+        p50: pct(&lat, 0.5),
+        p99: pct(&lat, 0.99),
+        rps: lat.len() as f64 / elapsed.as_secs_f64(),
+        ttfb_p50: pct(&ttfb, 0.5),
+        ttfb_p99: pct(&ttfb, 0.99),
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn added(via: Duration, direct: Duration) -> String {
+    let diff = via.as_secs_f64() - direct.as_secs_f64();
+    format!("{:+.3} ms", diff * 1000.0)
+}
+
+/// Inter-arrival gaps of body frames for a stream whose events are produced `gap_ms` apart.
+async fn stream_gaps(base: &str, body: &Bytes, gap_ms: u64) -> Vec<Duration> {
+    let c = client(1);
+    let scenario: &'static str = Box::leak(format!("slow-stream-ms-{gap_ms}").into_boxed_str());
+    let resp = c
+        .request(request(base, body, Some(scenario)))
+        .await
+        .unwrap();
+    let mut body = resp.into_body();
+    let mut last = None;
+    let mut gaps = Vec::new();
+    while let Some(frame) = body.frame().await {
+        if frame.unwrap().data_ref().is_some() {
+            let now = Instant::now();
+            if let Some(prev) = last {
+                gaps.push(now - prev);
+            }
+            last = Some(now);
+        }
+    }
+    gaps
+}
+
+fn rss_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let what = std::env::args().nth(1).unwrap_or_else(|| "sensor".into());
+    if what != "sensor" {
+        eprintln_usage();
+        return;
+    }
+    let quick = std::env::var("GLITCH_BENCH_QUICK").is_ok();
+    let secs = if quick { 1 } else { 4 };
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(&policy, POLICY).unwrap();
+
+    let (fake, fake_line) = ChildProcess::spawn(
+        &workspace_bin("glitch-fake-anthropic"),
+        &["--listen=127.0.0.1:0".into(), "--no-record".into()],
+        &[("RUST_LOG", "warn")],
+        "listening on ",
+    );
+    let fake_url = url_after(&fake_line, "listening on ").unwrap();
+    let args = vec![
+        "--listen=127.0.0.1:0".to_owned(),
+        "--admin-listen=127.0.0.1:0".into(),
+        format!("--policy-file={}", policy.display()),
+        format!("--events=file:{}", dir.path().join("events").display()),
+        format!("--state-dir={}", dir.path().join("state").display()),
+        format!("--upstream={fake_url}"),
+    ];
+    let (sensor, sensor_line) = ChildProcess::spawn(
+        &workspace_bin("glitch-sensor"),
+        &args,
+        &[("RUST_LOG", "warn,glitch_sensor::server=info")],
+        "glitch-sensor listening on ",
+    );
+    let sensor_url = url_after(&sensor_line, "listening on ").unwrap();
+    let sensor_pid = sensor.pid();
+
+    println!("# glitch-sensor benchmark");
+    println!(
+        "machine: {} cores, {}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        cpu_model()
+    );
+    println!("fake upstream {fake_url}, sensor {sensor_url}, {secs} s per measurement\n");
+    println!(
+        "| body | connections | direct p50 | direct p99 | via sensor p50 | via sensor p99 | added p50 | added p99 | direct req/s | via sensor req/s |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for (label, size) in [("76 KB", 76 * 1024), ("1 KB", 1024)] {
+        let body = Bytes::from(claude_code_body(
+            size,
+            false,
+            "Print exactly the word: bench",
+        ));
+        for conns in [1usize, 64] {
+            let direct = load(&fake_url, &body, conns, Duration::from_secs(secs), None).await;
+            let via = load(&sensor_url, &body, conns, Duration::from_secs(secs), None).await;
+            println!(
+                "| {label} ({} B) | {conns} | {} | {} | {} | {} | {} | {} | {:.0} | {:.0} |",
+                body.len(),
+                ms(direct.p50),
+                ms(direct.p99),
+                ms(via.p50),
+                ms(via.p99),
+                added(via.p50, direct.p50),
+                added(via.p99, direct.p99),
+                direct.rps,
+                via.rps
+            );
+        }
+    }
+
+    println!("\n## Streams (76 KB request, stream: true, 1 connection)\n");
+    let body = Bytes::from(claude_code_body(
+        76 * 1024,
+        true,
+        "Print exactly the word: bench",
+    ));
+    let direct = load(&fake_url, &body, 1, Duration::from_secs(secs), None).await;
+    let via = load(&sensor_url, &body, 1, Duration::from_secs(secs), None).await;
+    println!("| | direct | via sensor | added |");
+    println!("|---|---|---|---|");
+    println!(
+        "| time to first SSE byte p50 | {} | {} | {} |",
+        ms(direct.ttfb_p50),
+        ms(via.ttfb_p50),
+        added(via.ttfb_p50, direct.ttfb_p50)
+    );
+    println!(
+        "| time to first SSE byte p99 | {} | {} | {} |",
+        ms(direct.ttfb_p99),
+        ms(via.ttfb_p99),
+        added(via.ttfb_p99, direct.ttfb_p99)
+    );
+    let gap = 20;
+    let mut d = stream_gaps(&fake_url, &body, gap).await;
+    let mut v = stream_gaps(&sensor_url, &body, gap).await;
+    d.sort();
+    v.sort();
+    println!(
+        "| gap between events ({gap} ms produced), median / max | {} / {} | {} / {} | {} |",
+        ms(pct(&d, 0.5)),
+        ms(*d.last().unwrap_or(&Duration::ZERO)),
+        ms(pct(&v, 0.5)),
+        ms(*v.last().unwrap_or(&Duration::ZERO)),
+        added(pct(&v, 0.5), pct(&d, 0.5))
+    );
+
+    println!("\n## Memory with 500 concurrent open streams\n");
+    let (rss_before, _) = rss_kib(sensor_pid);
+    let c = Arc::new(client(500));
+    let mut open = Vec::new();
+    for _ in 0..500 {
+        let (c, b, body) = (c.clone(), sensor_url.clone(), body.clone());
+        open.push(tokio::spawn(async move {
+            one(&c, &b, &body, Some("slow-stream-ms-400")).await
+        }));
+    }
+    let mut peak_rss = 0;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        peak_rss = peak_rss.max(rss_kib(sensor_pid).0);
+    }
+    let mut ok = 0;
+    for t in open {
+        if t.await.is_ok() {
+            ok += 1;
+        }
+    }
+    let (_, hwm) = rss_kib(sensor_pid);
+    println!(
+        "| sensor RSS idle | RSS with 500 open streams (max sampled) | peak RSS of the process (VmHWM, whole run) | streams completed |"
+    );
+    println!("|---|---|---|---|");
+    println!(
+        "| {:.1} MiB | {:.1} MiB | {:.1} MiB | {ok}/500 |",
+        rss_before as f64 / 1024.0,
+        peak_rss as f64 / 1024.0,
+        hwm as f64 / 1024.0
+    );
+    drop(sensor);
+    drop(fake);
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_default()
+}
+
+#[allow(clippy::print_stderr, reason = "usage message")]
+fn eprintln_usage() {
+    eprintln!("usage: glitch-bench sensor");
+}
