@@ -15,7 +15,7 @@ fn text_of(len: usize, seed: usize) -> String {
     let mut out = String::with_capacity(len + 200);
     let mut i = seed;
     while out.len() < len {
-        out.push_str(if i % 3 == 0 { CODE } else { PROSE });
+        out.push_str(if i.is_multiple_of(3) { CODE } else { PROSE });
         i += 1;
     }
     out.truncate(len);
