@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one command that runs every test (README). Installs what the tests need (the real
-# Claude Code CLI, cached), then runs formatting checks and the whole workspace's tests.
+# Claude Code CLI, cached), then runs formatting and lint checks and the whole workspace's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -12,6 +12,9 @@ export GLITCH_CLAUDE_BIN
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
+
+echo "==> cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "==> cargo test (workspace)"
 cargo test --workspace --all-targets --locked

@@ -107,6 +107,6 @@ pub struct SensorArgs {
 
     /// Request-body bytes the event queue may hold; past it, events are still written but
     /// without their stored conversation.
-    #[arg(long, env = "GLITCH_EVENT_QUEUE_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
+    #[arg(long, env = "GLITCH_EVENT_QUEUE_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub event_queue_body_bytes: usize,
 }

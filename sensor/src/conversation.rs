@@ -43,6 +43,9 @@ struct ToolName {
 pub struct ConversationBuilder {
     cap: usize,
     seen_tools: HashSet<[u8; 32]>,
+    /// The last tool set and its hash: consecutive turns almost always repeat it, and comparing
+    /// bytes is far cheaper than hashing them again.
+    last_tools: Option<(String, [u8; 32])>,
 }
 
 impl ConversationBuilder {
@@ -51,6 +54,7 @@ impl ConversationBuilder {
         ConversationBuilder {
             cap,
             seen_tools: HashSet::new(),
+            last_tools: None,
         }
     }
 
@@ -69,7 +73,14 @@ impl ConversationBuilder {
                 store_part(system, self.cap / 4, mask_values, &mut truncated);
         }
         if let Some(tools) = parts.tools {
-            let hash: [u8; 32] = Sha256::digest(tools.get().as_bytes()).into();
+            let hash = match &self.last_tools {
+                Some((raw, hash)) if raw == tools.get() => *hash,
+                _ => {
+                    let hash: [u8; 32] = Sha256::digest(tools.get().as_bytes()).into();
+                    self.last_tools = Some((tools.get().to_owned(), hash));
+                    hash
+                }
+            };
             conversation.tools_sha256 = hex::encode(hash);
             conversation.tool_names = serde_json::from_str::<Vec<ToolName>>(tools.get())
                 .map(|tools| tools.into_iter().filter_map(|t| t.name).collect())

@@ -157,6 +157,50 @@ async fn load(
     }
 }
 
+/// One connection each to the upstream and to the sensor, requests alternating between the two
+/// so that both see the same machine noise.
+async fn paired(direct_base: &str, via_base: &str, body: &Bytes, duration: Duration) -> (Run, Run) {
+    let direct_client = client(1);
+    let via_client = client(1);
+    for _ in 0..50 {
+        one(&direct_client, direct_base, body, None).await;
+        one(&via_client, via_base, body, None).await;
+    }
+    let (mut d, mut dt, mut v, mut vt) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let started = Instant::now();
+    while started.elapsed() < duration {
+        let (t, f) = one(&direct_client, direct_base, body, None).await;
+        d.push(t);
+        dt.push(f);
+        let (t, f) = one(&via_client, via_base, body, None).await;
+        v.push(t);
+        vt.push(f);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let summarize = |mut lat: Vec<Duration>, mut ttfb: Vec<Duration>, busy: f64| {
+        lat.sort();
+        ttfb.sort();
+        Run {
+            p50: pct(&lat, 0.5),
+            p99: pct(&lat, 0.99),
+            rps: lat.len() as f64 / busy,
+            ttfb_p50: pct(&ttfb, 0.5),
+            ttfb_p99: pct(&ttfb, 0.99),
+        }
+    };
+    let d_busy: f64 = d
+        .iter()
+        .map(Duration::as_secs_f64)
+        .sum::<f64>()
+        .max(elapsed / 1000.0);
+    let v_busy: f64 = v
+        .iter()
+        .map(Duration::as_secs_f64)
+        .sum::<f64>()
+        .max(elapsed / 1000.0);
+    (summarize(d, dt, d_busy), summarize(v, vt, v_busy))
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1000.0)
 }
@@ -205,12 +249,19 @@ fn rss_kib(pid: u32) -> (u64, u64) {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let what = std::env::args().nth(1).unwrap_or_else(|| "sensor".into());
+    if what == "parse" {
+        parse_bench();
+        return;
+    }
     if what != "sensor" {
         eprintln_usage();
         return;
     }
     let quick = std::env::var("GLITCH_BENCH_QUICK").is_ok();
-    let secs = if quick { 1 } else { 4 };
+    let secs = std::env::var("GLITCH_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(if quick { 1 } else { 4 });
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("policy.yaml");
     std::fs::write(&policy, POLICY).unwrap();
@@ -247,7 +298,48 @@ async fn main() {
             .unwrap_or(0),
         cpu_model()
     );
-    println!("fake upstream {fake_url}, sensor {sensor_url}, {secs} s per measurement\n");
+    println!(
+        "fake upstream {fake_url}, sensor {sensor_url}, {secs} s per measurement (1-connection runs alternate direct and via-sensor requests for {} s)\n",
+        secs * 2
+    );
+    println!("## Memory with 500 concurrent open streams (fresh sensor process)\n");
+    let stream_body = Bytes::from(claude_code_body(
+        76 * 1024,
+        true,
+        "Print exactly the word: bench",
+    ));
+    let (rss_before, _) = rss_kib(sensor_pid);
+    let c = Arc::new(client(500));
+    let mut open = Vec::new();
+    for _ in 0..500 {
+        let (c, b, body) = (c.clone(), sensor_url.clone(), stream_body.clone());
+        open.push(tokio::spawn(async move {
+            one(&c, &b, &body, Some("slow-stream-ms-400")).await
+        }));
+    }
+    let mut peak_rss = 0;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        peak_rss = peak_rss.max(rss_kib(sensor_pid).0);
+    }
+    let mut ok = 0;
+    for t in open {
+        if t.await.is_ok() {
+            ok += 1;
+        }
+    }
+    let (_, hwm) = rss_kib(sensor_pid);
+    println!(
+        "| sensor RSS idle | RSS with 500 open streams (max sampled) | peak RSS (VmHWM) | streams completed |"
+    );
+    println!("|---|---|---|---|");
+    println!(
+        "| {:.1} MiB | {:.1} MiB | {:.1} MiB | {ok}/500 |",
+        rss_before as f64 / 1024.0,
+        peak_rss as f64 / 1024.0,
+        hwm as f64 / 1024.0
+    );
+    println!("\n## Latency and throughput\n");
     println!(
         "| body | connections | direct p50 | direct p99 | via sensor p50 | via sensor p99 | added p50 | added p99 | direct req/s | via sensor req/s |"
     );
@@ -259,8 +351,13 @@ async fn main() {
             "Print exactly the word: bench",
         ));
         for conns in [1usize, 64] {
-            let direct = load(&fake_url, &body, conns, Duration::from_secs(secs), None).await;
-            let via = load(&sensor_url, &body, conns, Duration::from_secs(secs), None).await;
+            let (direct, via) = if conns == 1 {
+                paired(&fake_url, &sensor_url, &body, Duration::from_secs(secs * 2)).await
+            } else {
+                let direct = load(&fake_url, &body, conns, Duration::from_secs(secs), None).await;
+                let via = load(&sensor_url, &body, conns, Duration::from_secs(secs), None).await;
+                (direct, via)
+            };
             println!(
                 "| {label} ({} B) | {conns} | {} | {} | {} | {} | {} | {} | {:.0} | {:.0} |",
                 body.len(),
@@ -312,40 +409,82 @@ async fn main() {
         added(pct(&v, 0.5), pct(&d, 0.5))
     );
 
-    println!("\n## Memory with 500 concurrent open streams\n");
-    let (rss_before, _) = rss_kib(sensor_pid);
-    let c = Arc::new(client(500));
-    let mut open = Vec::new();
-    for _ in 0..500 {
-        let (c, b, body) = (c.clone(), sensor_url.clone(), body.clone());
-        open.push(tokio::spawn(async move {
-            one(&c, &b, &body, Some("slow-stream-ms-400")).await
-        }));
-    }
-    let mut peak_rss = 0;
-    for _ in 0..20 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        peak_rss = peak_rss.max(rss_kib(sensor_pid).0);
-    }
-    let mut ok = 0;
-    for t in open {
-        if t.await.is_ok() {
-            ok += 1;
-        }
-    }
-    let (_, hwm) = rss_kib(sensor_pid);
-    println!(
-        "| sensor RSS idle | RSS with 500 open streams (max sampled) | peak RSS of the process (VmHWM, whole run) | streams completed |"
-    );
-    println!("|---|---|---|---|");
-    println!(
-        "| {:.1} MiB | {:.1} MiB | {:.1} MiB | {ok}/500 |",
-        rss_before as f64 / 1024.0,
-        peak_rss as f64 / 1024.0,
-        hwm as f64 / 1024.0
-    );
-    drop(sensor);
+    let mut sensor = sensor;
+    sensor.terminate();
     drop(fake);
+    // The sensor's own view of where time went, from the events it wrote.
+    let events = glitch_e2e::read_events(&dir.path().join("events"));
+    println!(
+        "\n## Inside the sensor (from {} SecurityEvents)\n",
+        events.len()
+    );
+    println!(
+        "| request body | events | detection p50 | to upstream response head p50 | sensor time before forwarding + relay p50 |"
+    );
+    println!("|---|---|---|---|---|");
+    for (label, big) in [("76 KB", true), ("1 KB", false)] {
+        let mut detection = Vec::new();
+        let mut first = Vec::new();
+        let mut own = Vec::new();
+        for e in events
+            .iter()
+            .filter(|e| (e.request_bytes > 50_000) == big && !e.stream)
+        {
+            let l = e.latency_ms.unwrap_or_default();
+            detection.push(Duration::from_secs_f64(l.detection / 1000.0));
+            first.push(Duration::from_secs_f64(l.upstream_first_byte / 1000.0));
+            own.push(Duration::from_secs_f64(
+                ((l.total - l.upstream_first_byte).max(0.0)) / 1000.0,
+            ));
+        }
+        detection.sort();
+        first.sort();
+        own.sort();
+        println!(
+            "| {label} | {} | {} | {} | {} |",
+            detection.len(),
+            ms(pct(&detection, 0.5)),
+            ms(pct(&first, 0.5)),
+            ms(pct(&own, 0.5))
+        );
+    }
+}
+
+/// In-process cost of the detect phase (parse the body, scan with the bench policy).
+fn parse_bench() {
+    use glitch_detect::{CompiledPolicy, DetectorPack, Direction};
+    let policy: glitch_detect::Policy = serde_json::from_value(serde_json::json!({
+        "custom_detectors": [
+            {"name": "codename", "pattern": "(?i)\\bbluebird\\b", "action": "block"},
+            {"name": "ticket", "pattern": "\\bSEC-\\d{3,6}\\b", "action": "log"}
+        ]
+    }))
+    .unwrap();
+    let compiled = CompiledPolicy::compile(policy, &DetectorPack::empty()).unwrap();
+    for (label, size) in [("76 KB", 76 * 1024), ("1 KB", 1024)] {
+        let body = claude_code_body(size, true, "Print exactly the word: bench");
+        let mut parse = Vec::new();
+        let mut scan = Vec::new();
+        for _ in 0..2000 {
+            let t = Instant::now();
+            let parsed = glitch_detect::extract::parse_messages_request(&body).unwrap();
+            parse.push(t.elapsed());
+            let t = Instant::now();
+            let report = compiled.scan(Direction::Input, &parsed.segments);
+            scan.push(t.elapsed());
+            assert!(!report.blocked());
+        }
+        parse.sort();
+        scan.sort();
+        println!(
+            "{label} ({} B): parse p50 {} p99 {}, scan p50 {} p99 {}",
+            body.len(),
+            ms(pct(&parse, 0.5)),
+            ms(pct(&parse, 0.99)),
+            ms(pct(&scan, 0.5)),
+            ms(pct(&scan, 0.99))
+        );
+    }
 }
 
 fn cpu_model() -> String {
