@@ -73,6 +73,11 @@ pub struct SensorArgs {
     #[arg(long, env = "GLITCH_MAX_BODY_BYTES", default_value_t = 32 * 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Extra PEM CA certificates trusted for the upstream (e.g. a corporate TLS proxy), added to
+    /// the platform's roots.
+    #[arg(long, env = "GLITCH_UPSTREAM_CA_FILE")]
+    pub upstream_ca_file: Option<PathBuf>,
+
     /// Upstream TCP+TLS connect timeout, in milliseconds (then 502).
     #[arg(
         long,

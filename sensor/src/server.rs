@@ -264,6 +264,7 @@ pub async fn start(args: SensorArgs) -> Result<RunningSensor, StartError> {
     )?;
     let client = build_client(ClientOptions {
         connect_timeout: Duration::from_millis(args.upstream_connect_timeout_ms),
+        extra_ca_file: args.upstream_ca_file.clone(),
     })?;
     let app = Arc::new(AppState {
         config: config.clone(),

@@ -88,14 +88,56 @@ impl Upstream {
 }
 
 /// Client settings.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ClientOptions {
     /// TCP connect timeout (TLS handshake bounded by the response timeout).
     pub connect_timeout: Duration,
+    /// Extra trusted CA certificates (PEM file).
+    pub extra_ca_file: Option<std::path::PathBuf>,
 }
 
-/// Builds the pooled client: HTTPS via rustls with the platform's roots (falling back to the
-/// bundled Mozilla roots), HTTP/2 when the upstream offers it, plain HTTP for local upstreams.
+/// Trust anchors: the platform's roots (the bundled Mozilla roots when the platform has none)
+/// plus the extra CA file.
+fn root_store(
+    extra_ca_file: Option<&std::path::Path>,
+) -> Result<rustls::RootCertStore, UpstreamError> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    let (added, _) = roots.add_parsable_certificates(native.certs);
+    if added == 0 {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    if let Some(path) = extra_ca_file {
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| {
+                UpstreamError::Tls(format!(
+                    "cannot read --upstream-ca-file {}: {e}",
+                    path.display()
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| {
+                UpstreamError::Tls(format!("bad certificate in {}: {e}", path.display()))
+            })?;
+        if certs.is_empty() {
+            return Err(UpstreamError::Tls(format!(
+                "no certificate in {}",
+                path.display()
+            )));
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| {
+                UpstreamError::Tls(format!("unusable certificate in {}: {e}", path.display()))
+            })?;
+        }
+    }
+    Ok(roots)
+}
+
+/// Builds the pooled client: HTTPS via rustls, HTTP/2 when the upstream offers it (ALPN),
+/// HTTP/1.1 otherwise, plain HTTP for local upstreams.
 pub fn build_client(options: ClientOptions) -> Result<UpstreamClient, UpstreamError> {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
@@ -103,14 +145,13 @@ pub fn build_client(options: ClientOptions) -> Result<UpstreamClient, UpstreamEr
     http.set_nodelay(true);
     http.set_keepalive(Some(Duration::from_secs(60)));
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let builder = hyper_rustls::HttpsConnectorBuilder::new();
-    let builder = match builder.with_provider_and_native_roots(provider.clone()) {
-        Ok(b) => b,
-        Err(_) => hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(provider)
-            .map_err(|e| UpstreamError::Tls(e.to_string()))?,
-    };
-    let https = builder
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| UpstreamError::Tls(e.to_string()))?
+        .with_root_certificates(root_store(options.extra_ca_file.as_deref())?)
+        .with_no_client_auth();
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
         .https_or_http()
         .enable_http1()
         .enable_http2()

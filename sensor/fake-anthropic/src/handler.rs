@@ -97,6 +97,7 @@ pub(crate) async fn handle(
     let path = parts.uri.path();
     let method = parts.method;
     shared.record(RecordedRequest {
+        version: parts.version,
         method: method.as_str().to_owned(),
         path_and_query,
         headers: parts.headers,

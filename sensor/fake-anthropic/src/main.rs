@@ -36,6 +36,7 @@ async fn main() -> std::io::Result<()> {
     let options = FakeOptions {
         record_bodies: !args.no_record,
         stream_event_delay: Duration::from_millis(args.stream_event_delay_ms),
+        tls: None,
     };
     let fake = FakeAnthropic::start_on(args.listen, options).await?;
     announce(&fake)?;

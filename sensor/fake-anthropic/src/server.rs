@@ -27,6 +27,9 @@ pub struct FakeOptions {
     /// Pause between SSE events of every stream (default zero). The
     /// `slow-stream` scenarios override it.
     pub stream_event_delay: Duration,
+    /// Serve HTTPS with this config (ALPN `h2` and `http/1.1` are set by the fake) instead of
+    /// cleartext HTTP; `url()` then starts with `https://`.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for FakeOptions {
@@ -34,6 +37,7 @@ impl Default for FakeOptions {
         FakeOptions {
             record_bodies: true,
             stream_event_delay: Duration::ZERO,
+            tls: None,
         }
     }
 }
@@ -45,6 +49,8 @@ pub struct RecordedRequest {
     pub path_and_query: String,
     pub headers: http::HeaderMap,
     pub body: Bytes,
+    /// HTTP version the request arrived with (HTTP/1.1 or HTTP/2).
+    pub version: http::Version,
 }
 
 /// Counters of connections and SSE streams since the server started.
@@ -192,9 +198,13 @@ impl FakeAnthropic {
         self.addr
     }
 
-    /// The base URL, e.g. `http://127.0.0.1:41234`.
+    /// The base URL, e.g. `http://127.0.0.1:41234` (`https://localhost:PORT` with TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        if self.shared.options.tls.is_some() {
+            format!("https://localhost:{}", self.addr.port())
+        } else {
+            format!("http://{}", self.addr)
+        }
     }
 
     /// Every request received so far, in arrival order.
@@ -245,6 +255,11 @@ impl Drop for FakeAnthropic {
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: oneshot::Receiver<()>) {
     let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
+    let tls = shared.options.tls.as_ref().map(|config| {
+        let mut config = (**config).clone();
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        tokio_rustls::TlsAcceptor::from(Arc::new(config))
+    });
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -256,6 +271,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: onesh
                     let guard = ConnectionGuard::new(Arc::clone(&shared.counters));
                     connections.spawn(serve(
                         stream,
+                        tls.clone(),
                         Arc::clone(&builder),
                         Arc::clone(&shared),
                         guard,
@@ -276,6 +292,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: onesh
 
 async fn serve(
     stream: TcpStream,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     builder: Arc<auto::Builder<TokioExecutor>>,
     shared: Arc<Shared>,
     _guard: ConnectionGuard,
@@ -285,10 +302,25 @@ async fn serve(
         let shared = Arc::clone(&shared);
         async move { handler::handle(shared, request).await }
     });
-    if let Err(error) = builder
-        .serve_connection(TokioIo::new(stream), service)
-        .await
-    {
+    let result = match tls {
+        None => {
+            builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+        }
+        Some(acceptor) => match acceptor.accept(stream).await {
+            Ok(tls_stream) => {
+                builder
+                    .serve_connection(TokioIo::new(tls_stream), service)
+                    .await
+            }
+            Err(error) => {
+                tracing::debug!(%error, "TLS handshake failed");
+                return;
+            }
+        },
+    };
+    if let Err(error) = result {
         tracing::trace!(%error, "connection ended with an error");
     }
 }

@@ -70,6 +70,16 @@ impl Harness {
     /// `extra` flags are appended; `upstream` overrides the fake's URL.
     pub async fn start_with(policy: &str, extra: &[&str], upstream: Option<String>) -> Self {
         let fake = FakeAnthropic::start().await.expect("fake upstream");
+        Self::start_with_fake(fake, policy, extra, upstream).await
+    }
+
+    /// Like `start_with`, with a fake upstream started by the caller.
+    pub async fn start_with_fake(
+        fake: FakeAnthropic,
+        policy: &str,
+        extra: &[&str],
+        upstream: Option<String>,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let policy_path = dir.path().join("policy.yaml");
         std::fs::write(&policy_path, policy).unwrap();
