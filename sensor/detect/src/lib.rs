@@ -2,9 +2,13 @@
 //! request parser that finds the text to scan ([`extract`]), the policy compiler and scanner
 //! ([`engine`]) and the built-in policy templates ([`templates`]). No I/O: text in, findings out.
 
+pub mod attacks;
+pub mod builtin;
 pub mod engine;
 pub mod extract;
+pub mod pii;
 pub mod policy;
+pub mod secrets;
 pub mod templates;
 
 pub use engine::{CompiledPolicy, DetectorPack, Finding, RawMatch, ScanReport, SignatureDetector};
