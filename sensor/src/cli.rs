@@ -106,6 +106,15 @@ pub struct SensorArgs {
     #[arg(long, env = "GLITCH_EVENT_CONVERSATION_CAP_BYTES", default_value_t = 256 * 1024)]
     pub event_conversation_cap_bytes: usize,
 
+    /// Webhook URL that receives a JSON POST for every finding whose action is `alert`.
+    #[arg(long, env = "GLITCH_ALERT_WEBHOOK")]
+    pub alert_webhook: Option<String>,
+
+    /// Text segments remembered per project so re-sent conversation turns are not scanned again
+    /// (two generations of this many entries).
+    #[arg(long, env = "GLITCH_SCAN_CACHE_ENTRIES", default_value_t = 16_384)]
+    pub scan_cache_entries: usize,
+
     /// Events queued for the event log before new requests wait (backpressure).
     #[arg(long, env = "GLITCH_EVENT_QUEUE", default_value_t = 16_384)]
     pub event_queue: usize,

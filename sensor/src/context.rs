@@ -94,6 +94,7 @@ impl Route {
 pub struct RequestContext {
     permit: Option<EventPermit>,
     metrics: Arc<SensorMetrics>,
+    alerts: Option<crate::alerts::AlertSink>,
     /// The event being filled.
     pub event: SecurityEvent,
     /// Route class.
@@ -156,6 +157,7 @@ impl RequestContext {
         RequestContext {
             permit: Some(permit),
             metrics: app.metrics.clone(),
+            alerts: app.alerts.clone(),
             event,
             route,
             decision: Decision::Allowed,
@@ -242,6 +244,11 @@ impl RequestContext {
             })
             .inc();
         self.metrics.inflight.dec();
+        if let Some(alerts) = &self.alerts
+            && let Some(alert) = crate::alerts::Alert::for_event(&self.event)
+        {
+            alerts.send(alert, &self.metrics);
+        }
         permit.send(EventDraft {
             event: std::mem::take(&mut self.event),
             body: self.body.take(),

@@ -7,6 +7,7 @@
 //! with [`context`] carrying what each phase learned to the event ([`events`]). Config lives in
 //! one immutable [`snapshot`] loaded from the policy file ([`config`], [`file_source`]).
 
+pub mod alerts;
 pub mod auth;
 pub mod cli;
 pub mod config;

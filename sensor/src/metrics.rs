@@ -63,6 +63,14 @@ pub struct SensorMetrics {
     pub events_written: Counter,
     /// Failed event-log writes (retried; the events are kept).
     pub event_write_errors: Counter,
+    /// Text segments whose findings came from the scan cache.
+    pub scan_cache_hits: Counter,
+    /// Text segments scanned.
+    pub scan_cache_misses: Counter,
+    /// Alerts delivered to the webhook.
+    pub alerts_sent: Counter,
+    /// Alerts given up on (queue full or every retry failed).
+    pub alerts_dropped: Counter,
 }
 
 impl std::fmt::Debug for SensorMetrics {
@@ -148,8 +156,36 @@ impl SensorMetrics {
             "Failed event-log writes (retried, events kept)",
             event_write_errors.clone(),
         );
+        let scan_cache_hits = Counter::default();
+        registry.register(
+            "scan_cache_hits",
+            "Text segments whose findings came from the scan cache",
+            scan_cache_hits.clone(),
+        );
+        let scan_cache_misses = Counter::default();
+        registry.register(
+            "scan_cache_misses",
+            "Text segments scanned (not in the scan cache)",
+            scan_cache_misses.clone(),
+        );
+        let alerts_sent = Counter::default();
+        registry.register(
+            "alerts_sent",
+            "Alerts delivered to the alert webhook",
+            alerts_sent.clone(),
+        );
+        let alerts_dropped = Counter::default();
+        registry.register(
+            "alerts_dropped",
+            "Alerts given up on (queue full or retries exhausted)",
+            alerts_dropped.clone(),
+        );
         SensorMetrics {
             registry,
+            scan_cache_hits,
+            scan_cache_misses,
+            alerts_sent,
+            alerts_dropped,
             requests,
             request_duration,
             detection_duration,

@@ -159,7 +159,11 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
         && policy.scans(Direction::Input)
     {
         let detect_started = Instant::now();
-        report = policy.scan(Direction::Input, &parsed.segments);
+        let cache = app.scan_cache(&project.id);
+        let (scanned, stats) = policy.scan_cached(Direction::Input, &parsed.segments, Some(&cache));
+        report = scanned;
+        app.metrics.scan_cache_hits.inc_by(stats.hits);
+        app.metrics.scan_cache_misses.inc_by(stats.misses);
         let detection = detect_started.elapsed();
         app.metrics
             .detection_duration
@@ -252,20 +256,94 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
         ctx.event.upstream_request_id = id.to_owned();
     }
     clean_response_headers(&mut head.headers);
-    add_risk_headers(&mut head.headers, &ctx);
-    ctx.record_head(head.status.as_u16());
     let content_type = head
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let scan_output =
+        route == Route::Messages && head.status.is_success() && policy.scans(Direction::Output);
+    let is_json = content_type
+        .as_deref()
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if scan_output && is_json {
+        return relay_scanned_json(&app, ctx, &policy, head, incoming).await;
+    }
+    add_risk_headers(&mut head.headers, &ctx);
+    ctx.record_head(head.status.as_u16());
+    let output_policy = scan_output.then(|| policy.clone());
+    if output_policy.is_some() {
+        // The relayed stream may end early with an error event: its length is not upstream's.
+        head.headers.remove(header::CONTENT_LENGTH);
+    }
     let body = RelayBody::new(
         incoming,
         content_type.as_deref(),
         ctx,
         app.limits.stream_idle_timeout,
+        output_policy,
     );
     Response::from_parts(head, Body::new(body))
+}
+
+/// Largest whole (non-streaming) response buffered for output scanning.
+const MAX_SCANNED_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// A whole JSON response with output scanning: read it, scan it, then either relay it as it
+/// was or refuse it with the 403.
+async fn relay_scanned_json(
+    app: &AppState,
+    mut ctx: RequestContext,
+    policy: &glitch_detect::CompiledPolicy,
+    mut head: http::response::Parts,
+    incoming: hyper::body::Incoming,
+) -> Response<Body> {
+    let read = tokio::time::timeout(
+        app.limits.upstream_timeout,
+        Limited::new(incoming, MAX_SCANNED_RESPONSE_BYTES).collect(),
+    )
+    .await;
+    let bytes = match read {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) => {
+            ctx.decision = Decision::Error;
+            ctx.event.error = format!("cannot read the upstream response for output scanning: {e}");
+            return own_error(
+                &mut ctx,
+                SensorError::upstream_unreachable(format!("response could not be read: {e}")),
+                true,
+            );
+        }
+        Err(_) => {
+            ctx.decision = Decision::Error;
+            ctx.event.error = "upstream response body timeout".into();
+            return own_error(
+                &mut ctx,
+                SensorError::upstream_timeout(app.limits.upstream_timeout.as_secs()),
+                true,
+            );
+        }
+    };
+    ctx.event.response_bytes = bytes.len() as u64;
+    crate::relay::apply_json_response(&mut ctx, &bytes);
+    let started = Instant::now();
+    let segments = glitch_detect::stream::response_segments(&bytes);
+    let report = policy.scan(Direction::Output, &segments);
+    ctx.latency().detection += started.elapsed().as_secs_f64() * 1000.0;
+    ctx.add_findings(&report);
+    if report.blocked() {
+        ctx.decision = Decision::Blocked;
+        ctx.event.completion = "blocked_output".into();
+        let categories = report.categories();
+        return own_error(&mut ctx, SensorError::blocked(&categories), true);
+    }
+    if !report.findings.is_empty() && ctx.decision == Decision::Allowed {
+        ctx.decision = Decision::Flagged;
+    }
+    add_risk_headers(&mut head.headers, &ctx);
+    ctx.record_head(head.status.as_u16());
+    ctx.finish("complete");
+    Response::from_parts(head, Body::from(bytes))
 }
 
 /// The sensor answers by itself: record the event now and build the error response.

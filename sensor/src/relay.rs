@@ -4,17 +4,22 @@
 //! The body is cut off when the upstream goes idle for too long. Whatever way the body ends —
 //! complete, upstream error, idle timeout, or the client dropping it — the request is recorded.
 
+use std::collections::VecDeque;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use glitch_detect::stream::{MAX_EVENT_BYTES, StreamScanner, next_event_end};
+use glitch_detect::{CompiledPolicy, Finding, ScanReport};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use serde::Deserialize;
 use tokio::time::{Instant, Sleep};
 
-use crate::context::RequestContext;
+use crate::context::{Decision, RequestContext, request_id_for};
+use crate::errors::SensorError;
 use crate::metrics::UpstreamErrorLabels;
 
 /// Largest assistant text kept for the event.
@@ -199,6 +204,15 @@ impl Observer {
     }
 }
 
+/// Records usage and reply text of a whole JSON Messages response.
+pub fn apply_json_response(ctx: &mut RequestContext, body: &[u8]) {
+    let mut observer = Observer::Json {
+        buf: body.to_vec(),
+        overflow: false,
+    };
+    observer.apply(ctx);
+}
+
 fn push_capped(out: &mut String, s: &str) {
     let room = RESPONSE_TEXT_CAP.saturating_sub(out.len());
     if room == 0 {
@@ -263,6 +277,16 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+/// Output scanning of an SSE response: bytes are re-cut into whole events, each event is
+/// scanned before it is forwarded, and a blocking finding ends the stream with an
+/// `event: error` carrying the 403 envelope.
+struct SseScan {
+    scanner: StreamScanner,
+    pending: BytesMut,
+    ready: VecDeque<Bytes>,
+    ended: bool,
+}
+
 /// The response body handed to the client.
 pub struct RelayBody {
     inner: Incoming,
@@ -271,6 +295,7 @@ pub struct RelayBody {
     idle: Pin<Box<Sleep>>,
     idle_timeout: Duration,
     bytes: u64,
+    scan: Option<SseScan>,
 }
 
 impl std::fmt::Debug for RelayBody {
@@ -282,13 +307,22 @@ impl std::fmt::Debug for RelayBody {
 }
 
 impl RelayBody {
-    /// Wraps an upstream body; `ctx` is recorded when the body ends or is dropped.
+    /// Wraps an upstream body; `ctx` is recorded when the body ends or is dropped. With
+    /// `output_policy`, an SSE body is scanned event by event.
     pub fn new(
         inner: Incoming,
         content_type: Option<&str>,
         ctx: RequestContext,
         idle_timeout: Duration,
+        output_policy: Option<Arc<CompiledPolicy>>,
     ) -> Self {
+        let is_sse = content_type.is_some_and(|ct| ct.starts_with("text/event-stream"));
+        let scan = output_policy.filter(|_| is_sse).map(|policy| SseScan {
+            scanner: StreamScanner::new(policy),
+            pending: BytesMut::new(),
+            ready: VecDeque::new(),
+            ended: false,
+        });
         RelayBody {
             inner,
             observer: Observer::for_content_type(content_type),
@@ -296,6 +330,7 @@ impl RelayBody {
             idle: Box::pin(tokio::time::sleep(idle_timeout)),
             idle_timeout,
             bytes: 0,
+            scan,
         }
     }
 
@@ -320,6 +355,97 @@ impl RelayBody {
                 .inc();
         }
     }
+
+    fn record_output(&mut self, findings: Vec<Finding>) {
+        if findings.is_empty() {
+            return;
+        }
+        if let Some(ctx) = self.ctx.as_mut() {
+            ctx.add_findings(&ScanReport { findings });
+            if ctx.decision == Decision::Allowed {
+                ctx.decision = Decision::Flagged;
+            }
+        }
+    }
+
+    /// Cuts `data` into whole events, scans them and queues the ones to forward. Returns true
+    /// when a blocking finding ended the stream.
+    fn scan_data(&mut self, data: &[u8]) -> bool {
+        let Some(scan) = self.scan.as_mut() else {
+            return false;
+        };
+        scan.pending.extend_from_slice(data);
+        let mut found = Vec::new();
+        let mut block: Option<Finding> = None;
+        while let Some(end) = next_event_end(&scan.pending) {
+            let event = scan.pending.split_to(end).freeze();
+            let outcome = scan.scanner.on_event(&event);
+            found.extend(outcome.findings);
+            if let Some(b) = outcome.block {
+                block = Some(b);
+                break;
+            }
+            scan.ready.push_back(event);
+        }
+        if block.is_none() && scan.pending.len() > MAX_EVENT_BYTES {
+            // An event this large is not an Anthropic event: pass it on unscanned.
+            scan.ready.push_back(scan.pending.split().freeze());
+        }
+        let Some(block) = block else {
+            self.record_output(found);
+            return false;
+        };
+        scan.ended = true;
+        scan.pending.clear();
+        if !found
+            .iter()
+            .any(|f| f.detector_type == block.detector_type && f.span == block.span)
+        {
+            found.push(block.clone());
+        }
+        let categories: Vec<String> = {
+            let mut c: Vec<String> = Vec::new();
+            for f in &found {
+                if f.action == glitch_detect::Action::Block
+                    && !c.iter().any(|x| **x == *f.detector_type)
+                {
+                    c.push(f.detector_type.to_string());
+                }
+            }
+            c
+        };
+        self.record_output(found);
+        let request_id = self
+            .ctx
+            .as_ref()
+            .map(|c| request_id_for(c.event_id()))
+            .unwrap_or_default();
+        let envelope = SensorError::blocked(&categories).envelope_json(&request_id);
+        if let Some(scan) = self.scan.as_mut() {
+            scan.ready
+                .push_back(Bytes::from(format!("event: error\ndata: {envelope}\n\n")));
+        }
+        if let Some(ctx) = self.ctx.as_mut() {
+            ctx.decision = Decision::Blocked;
+            ctx.event.error = "output blocked by policy; stream ended with event: error".into();
+        }
+        self.complete("blocked_output", None);
+        true
+    }
+
+    /// End of the upstream body in scanning mode: pass on what is left and decide pending
+    /// findings.
+    fn scan_finish(&mut self) {
+        let Some(scan) = self.scan.as_mut() else {
+            return;
+        };
+        if !scan.pending.is_empty() {
+            scan.ready.push_back(scan.pending.split().freeze());
+        }
+        let outcome = scan.scanner.finish();
+        scan.ended = true;
+        self.record_output(outcome.findings);
+    }
 }
 
 impl Body for RelayBody {
@@ -331,60 +457,88 @@ impl Body for RelayBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, RelayError>>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref() {
-                    this.bytes += data.len() as u64;
-                    this.observer.observe(data);
+        loop {
+            if let Some(scan) = this.scan.as_mut() {
+                if let Some(event) = scan.ready.pop_front() {
+                    return Poll::Ready(Some(Ok(Frame::data(event))));
                 }
-                if this.inner.is_end_stream() {
-                    // A sized body is done once its last byte is out; hyper may never poll again.
-                    this.complete("complete", None);
-                } else {
+                if scan.ended {
+                    if this.ctx.is_some() {
+                        this.complete("complete", None);
+                    }
+                    return Poll::Ready(None);
+                }
+            }
+            match Pin::new(&mut this.inner).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Some(data) = frame.data_ref() {
+                        this.bytes += data.len() as u64;
+                        this.observer.observe(data);
+                    }
                     let deadline = Instant::now() + this.idle_timeout;
                     this.idle.as_mut().reset(deadline);
+                    if this.scan.is_some() {
+                        if let Ok(data) = frame.into_data() {
+                            this.scan_data(&data);
+                        }
+                        continue;
+                    }
+                    if this.inner.is_end_stream() {
+                        // A sized body is done once its last byte is out; hyper may never poll again.
+                        this.complete("complete", None);
+                    }
+                    return Poll::Ready(Some(Ok(frame)));
                 }
-                Poll::Ready(Some(Ok(frame)))
-            }
-            Poll::Ready(Some(Err(e))) => {
-                this.count_upstream_error("body");
-                this.complete("upstream_error", Some(format!("upstream body error: {e}")));
-                Poll::Ready(Some(Err(RelayError::Upstream(e))))
-            }
-            Poll::Ready(None) => {
-                this.complete("complete", None);
-                Poll::Ready(None)
-            }
-            Poll::Pending => {
-                if this.idle.as_mut().poll(cx).is_ready() {
-                    this.count_upstream_error("idle_timeout");
-                    let timeout = this.idle_timeout;
-                    this.complete(
-                        "upstream_idle_timeout",
-                        Some(format!(
-                            "upstream sent nothing for {} s; response cut off",
-                            timeout.as_secs()
-                        )),
-                    );
-                    return Poll::Ready(Some(Err(RelayError::Idle(timeout))));
+                Poll::Ready(Some(Err(e))) => {
+                    this.count_upstream_error("body");
+                    this.complete("upstream_error", Some(format!("upstream body error: {e}")));
+                    return Poll::Ready(Some(Err(RelayError::Upstream(e))));
                 }
-                Poll::Pending
+                Poll::Ready(None) => {
+                    if this.scan.is_some() {
+                        this.scan_finish();
+                        continue;
+                    }
+                    this.complete("complete", None);
+                    return Poll::Ready(None);
+                }
+                Poll::Pending => {
+                    if this.idle.as_mut().poll(cx).is_ready() {
+                        this.count_upstream_error("idle_timeout");
+                        let timeout = this.idle_timeout;
+                        this.complete(
+                            "upstream_idle_timeout",
+                            Some(format!(
+                                "upstream sent nothing for {} s; response cut off",
+                                timeout.as_secs()
+                            )),
+                        );
+                        return Poll::Ready(Some(Err(RelayError::Idle(timeout))));
+                    }
+                    return Poll::Pending;
+                }
             }
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        match &self.scan {
+            Some(scan) => scan.ended && scan.ready.is_empty(),
+            None => self.inner.is_end_stream(),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        match &self.scan {
+            Some(_) => SizeHint::default(),
+            None => self.inner.size_hint(),
+        }
     }
 }
 
 impl Drop for RelayBody {
     fn drop(&mut self) {
-        if self.ctx.is_some() && self.inner.is_end_stream() {
+        if self.ctx.is_some() && self.scan.is_none() && self.inner.is_end_stream() {
             self.complete("complete", None);
         } else if self.ctx.is_some() {
             self.complete(

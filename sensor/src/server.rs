@@ -12,7 +12,6 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::{any, get, head, post};
-use glitch_detect::DetectorPack;
 use http::{Request, Response, StatusCode, header};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -246,7 +245,7 @@ pub async fn start(args: SensorArgs) -> Result<RunningSensor, StartError> {
     let upstream = Upstream::parse(&args.upstream)?;
     let target = EventsTarget::parse(&args.events).map_err(StartError::Config)?;
     let metrics = Arc::new(SensorMetrics::new());
-    let pack = DetectorPack::empty();
+    let pack = glitch_detect::builtin::builtin_pack();
     let (snapshot, hash) = file_source::load_initial(&policy_file, &pack)?;
     let (projects, keys) = snapshot.counts();
     metrics
@@ -266,6 +265,26 @@ pub async fn start(args: SensorArgs) -> Result<RunningSensor, StartError> {
         connect_timeout: Duration::from_millis(args.upstream_connect_timeout_ms),
         extra_ca_file: args.upstream_ca_file.clone(),
     })?;
+    let alerts = match &args.alert_webhook {
+        Some(url) => {
+            let uri: http::Uri = url.parse().map_err(|_| {
+                StartError::Config(format!(
+                    "--alert-webhook must be an http(s) URL, got {url:?}"
+                ))
+            })?;
+            if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+                return Err(StartError::Config(format!(
+                    "--alert-webhook must be an http(s) URL, got {url:?}"
+                )));
+            }
+            Some(crate::alerts::AlertSink::start(
+                uri,
+                client.clone(),
+                metrics.clone(),
+            ))
+        }
+        None => None,
+    };
     let app = Arc::new(AppState {
         config: config.clone(),
         events,
@@ -284,6 +303,9 @@ pub async fn start(args: SensorArgs) -> Result<RunningSensor, StartError> {
         },
         rate_limiter: RateLimiter::default(),
         draining: AtomicBool::new(false),
+        scan_caches: std::sync::Mutex::new(std::collections::HashMap::new()),
+        scan_cache_entries: args.scan_cache_entries,
+        alerts,
     });
     let listener = TcpListener::bind(args.listen)
         .await

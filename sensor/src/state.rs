@@ -1,9 +1,12 @@
 //! The state shared by every request: config store, event sink, upstream client, metrics,
 //! limits and identity. Built once at start-up.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use glitch_detect::cache::ScanCache;
 
 use crate::events::EventSink;
 use crate::metrics::SensorMetrics;
@@ -54,4 +57,26 @@ pub struct AppState {
     pub rate_limiter: RateLimiter,
     /// Set on SIGTERM: /ready fails, new work is refused.
     pub draining: AtomicBool,
+    /// Per-project scan caches ("no rescanning"), created on first use.
+    pub scan_caches: Mutex<HashMap<String, Arc<ScanCache>>>,
+    /// Entries per project scan cache generation.
+    pub scan_cache_entries: usize,
+    /// Where `alert` findings go, when configured.
+    pub alerts: Option<crate::alerts::AlertSink>,
+}
+
+impl AppState {
+    /// The scan cache of a project.
+    pub fn scan_cache(&self, project_id: &str) -> Arc<ScanCache> {
+        let mut caches = self
+            .scan_caches
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(cache) = caches.get(project_id) {
+            return cache.clone();
+        }
+        let cache = Arc::new(ScanCache::new(self.scan_cache_entries));
+        caches.insert(project_id.to_owned(), cache.clone());
+        cache
+    }
 }

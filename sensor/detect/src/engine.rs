@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use regex::{Regex, RegexSet, RegexSetBuilder};
 
+use crate::cache::{CacheStats, ScanCache};
 use crate::extract::{Location, TextSegment};
 use crate::policy::{
     Action, CustomDetector, DetectorRule, Level, MAX_CUSTOM_REGEX_SIZE, Policy, PolicyError,
@@ -251,12 +252,19 @@ impl DirectionScanner {
                 .enumerate()
                 .filter(|(_, c)| c.scope.covers(direction)),
         )?;
-        let signatures = pack
+        let mut signatures: Vec<Arc<dyn SignatureDetector>> = pack
             .detectors
             .iter()
             .filter(|d| d.detector_types().iter().any(|t| rules.lookup(t).is_some()))
             .cloned()
             .collect();
+        if rules.lookup(crate::links::UNKNOWN_LINKS).is_some() {
+            // The link detector depends on the policy's own allow and deny lists.
+            signatures.push(Arc::new(crate::links::LinkDetector::new(
+                &policy.allow_list,
+                &policy.deny_list,
+            )));
+        }
         Ok(DirectionScanner {
             enabled,
             rules,
@@ -270,8 +278,12 @@ impl DirectionScanner {
     }
 }
 
+static NEXT_COMPILE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// A policy compiled for scanning; built once per config snapshot and shared by requests.
 pub struct CompiledPolicy {
+    /// Unique per compilation: scan-cache entries of an older compilation never apply.
+    id: u64,
     policy: Arc<Policy>,
     input: DirectionScanner,
     output: DirectionScanner,
@@ -308,6 +320,7 @@ impl CompiledPolicy {
             pack,
         )?;
         Ok(CompiledPolicy {
+            id: NEXT_COMPILE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             policy: Arc::new(policy),
             input,
             output,
@@ -340,10 +353,22 @@ impl CompiledPolicy {
 
     /// Scans texts in one direction and returns the findings at or over their thresholds.
     pub fn scan(&self, direction: Direction, segments: &[TextSegment<'_>]) -> ScanReport {
+        self.scan_cached(direction, segments, None).0
+    }
+
+    /// Like [`scan`](Self::scan), taking the findings of texts seen before from `cache` and
+    /// scanning only the others.
+    pub fn scan_cached(
+        &self,
+        direction: Direction,
+        segments: &[TextSegment<'_>],
+        cache: Option<&ScanCache>,
+    ) -> (ScanReport, CacheStats) {
         let mut report = ScanReport::default();
+        let mut stats = CacheStats::default();
         let scanner = self.scanner(direction);
         if !scanner.is_active() {
-            return report;
+            return (report, stats);
         }
         let mut raw = Vec::new();
         for segment in segments {
@@ -351,36 +376,65 @@ impl CompiledPolicy {
             if text.is_empty() {
                 continue;
             }
-            self.scan_custom(scanner, direction, segment, &mut report);
-            for detector in &scanner.signatures {
-                raw.clear();
-                detector.scan(text, &mut raw);
-                for m in &raw {
-                    let Some((level, action)) = scanner.rules.lookup(m.detector_type) else {
-                        continue;
-                    };
-                    if m.confidence < level.threshold() {
-                        continue;
+            if let Some(cache) = cache {
+                if let Some(hit) = cache.get(self.id, direction, text) {
+                    stats.hits += 1;
+                    for f in hit.iter() {
+                        let mut f = f.clone();
+                        f.location = segment.location;
+                        push_finding(&mut report, f);
                     }
-                    push_finding(
-                        &mut report,
-                        Finding {
-                            detector_type: Arc::from(m.detector_type),
-                            source: Source::Signature,
-                            confidence: m.confidence.clamp(0.0, 1.0),
-                            level,
-                            action,
-                            direction,
-                            location: segment.location,
-                            span: (m.start, m.end),
-                            matched: text.get(m.start..m.end).unwrap_or("").to_owned(),
-                            excerpt: excerpt(text, m.start, m.end, is_sensitive(m.detector_type)),
-                        },
-                    );
+                    continue;
                 }
+                stats.misses += 1;
+            }
+            let mut found = ScanReport::default();
+            self.scan_segment(scanner, direction, segment, &mut raw, &mut found);
+            if let Some(cache) = cache {
+                cache.put(self.id, direction, text, Arc::from(found.findings.clone()));
+            }
+            report.extend(found);
+        }
+        (report, stats)
+    }
+
+    fn scan_segment(
+        &self,
+        scanner: &DirectionScanner,
+        direction: Direction,
+        segment: &TextSegment<'_>,
+        raw: &mut Vec<RawMatch>,
+        report: &mut ScanReport,
+    ) {
+        let text: &str = &segment.text;
+        self.scan_custom(scanner, direction, segment, report);
+        for detector in &scanner.signatures {
+            raw.clear();
+            detector.scan(text, raw);
+            for m in raw.iter() {
+                let Some((level, action)) = scanner.rules.lookup(m.detector_type) else {
+                    continue;
+                };
+                if m.confidence < level.threshold() {
+                    continue;
+                }
+                push_finding(
+                    report,
+                    Finding {
+                        detector_type: Arc::from(m.detector_type),
+                        source: Source::Signature,
+                        confidence: m.confidence.clamp(0.0, 1.0),
+                        level,
+                        action,
+                        direction,
+                        location: segment.location,
+                        span: (m.start, m.end),
+                        matched: text.get(m.start..m.end).unwrap_or("").to_owned(),
+                        excerpt: excerpt(text, m.start, m.end, is_sensitive(m.detector_type)),
+                    },
+                );
             }
         }
-        report
     }
 
     fn scan_custom(

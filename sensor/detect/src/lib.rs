@@ -4,11 +4,14 @@
 
 pub mod attacks;
 pub mod builtin;
+pub mod cache;
 pub mod engine;
 pub mod extract;
+pub mod links;
 pub mod pii;
 pub mod policy;
 pub mod secrets;
+pub mod stream;
 pub mod templates;
 
 pub use engine::{CompiledPolicy, DetectorPack, Finding, RawMatch, ScanReport, SignatureDetector};
