@@ -7,6 +7,7 @@
     reason = "test support: a missing prerequisite must fail the test loudly, never skip it"
 )]
 
+pub mod quality;
 pub mod shapes;
 
 use std::io::{BufRead, BufReader};

@@ -253,6 +253,17 @@ async fn main() {
         parse_bench();
         return;
     }
+    if what == "quality" {
+        match glitch_e2e::quality::report(&glitch_e2e::quality::data_dir()) {
+            Ok(report) => println!("{report}"),
+            Err(e) => panic!("cannot evaluate quality: {e}"),
+        }
+        return;
+    }
+    if what == "detect" {
+        detect_bench();
+        return;
+    }
     if what != "sensor" {
         eprintln_usage();
         return;
@@ -500,5 +511,150 @@ fn cpu_model() -> String {
 
 #[allow(clippy::print_stderr, reason = "usage message")]
 fn eprintln_usage() {
-    eprintln!("usage: glitch-bench sensor");
+    eprintln!("usage: glitch-bench sensor|detect|quality|parse");
+}
+
+/// Speed of the whole built-in pack under the `balanced` template: a 76 KB Claude-Code-shaped
+/// request, 1 MB of mixed prose and code, and a 100-turn session with the scan cache.
+fn detect_bench() {
+    use glitch_detect::cache::ScanCache;
+    use glitch_detect::extract::parse_messages_request;
+    use glitch_detect::{CompiledPolicy, Direction};
+    let balanced = glitch_detect::templates::template("balanced")
+        .unwrap()
+        .unwrap();
+    let policy =
+        CompiledPolicy::compile(balanced, &glitch_detect::builtin::builtin_pack()).unwrap();
+    println!("# Detection speed (built-in pack, balanced template, one core)\n");
+
+    // 76 KB request: parse + scan every segment, no cache.
+    let body = claude_code_body(
+        76 * 1024,
+        true,
+        "Please refactor the config loader and add tests.",
+    );
+    let mut times = Vec::new();
+    let mut scanned_bytes = 0usize;
+    for i in 0..2000 {
+        let t = Instant::now();
+        let parsed = glitch_detect::extract::parse_messages_request(&body).unwrap();
+        let report = policy.scan(Direction::Input, &parsed.segments);
+        let elapsed = t.elapsed();
+        std::hint::black_box(report);
+        if i == 0 {
+            scanned_bytes = parsed.segments.iter().map(|s| s.text.len()).sum();
+        }
+        times.push(elapsed);
+    }
+    times.sort();
+    let mean = times.iter().map(Duration::as_secs_f64).sum::<f64>() / times.len() as f64;
+    println!("| input | size | p50 | p99 | throughput |");
+    println!("|---|---|---|---|---|");
+    println!(
+        "| 76 KB Claude Code request (parse + scan; {} bytes of scanned text) | {} B | {} | {} | {:.0} MB/s of body |",
+        scanned_bytes,
+        body.len(),
+        ms(pct(&times, 0.5)),
+        ms(pct(&times, 0.99)),
+        body.len() as f64 / mean / 1e6
+    );
+
+    // 1 MB of mixed prose and code in 4 KB segments.
+    let prose = "The deployment pipeline builds the container, runs the unit tests and pushes the image to the registry; if a step fails the on-call engineer gets paged and the release is rolled back automatically. ";
+    let code = "fn load(path: &Path) -> Result<Config> {\n    let raw = fs::read_to_string(path)?;\n    let cfg: Config = toml::from_str(&raw)?;\n    Ok(cfg)\n}\n";
+    let mut mixed = String::new();
+    let mut i = 0;
+    while mixed.len() < 1024 * 1024 {
+        mixed.push_str(if i % 2 == 0 { prose } else { code });
+        i += 1;
+    }
+    let segments: Vec<glitch_detect::TextSegment<'_>> = mixed
+        .as_bytes()
+        .chunks(4096)
+        .filter_map(|c| std::str::from_utf8(c).ok())
+        .map(|t| glitch_detect::TextSegment {
+            location: glitch_detect::Location::new(glitch_detect::Part::DetectContent),
+            text: std::borrow::Cow::Borrowed(t),
+        })
+        .collect();
+    let mut times = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        std::hint::black_box(policy.scan(Direction::Input, &segments));
+        times.push(t.elapsed());
+    }
+    times.sort();
+    let mean = times.iter().map(Duration::as_secs_f64).sum::<f64>() / times.len() as f64;
+    println!(
+        "| 1 MB mixed prose and code (4 KB segments) | {} B | {} | {} | {:.0} MB/s |",
+        mixed.len(),
+        ms(pct(&times, 0.5)),
+        ms(pct(&times, 0.99)),
+        mixed.len() as f64 / mean / 1e6
+    );
+
+    // A 100-turn session: every request re-sends the whole conversation.
+    let turn_text = |n: usize| {
+        format!("Turn {n}: {}", "please update the handler so the retry loop backs off exponentially and logs each attempt. ".repeat(20))
+    };
+    let mut messages = Vec::new();
+    let cache = ScanCache::new(16_384);
+    let mut with_cache = Duration::ZERO;
+    let mut without_cache = Duration::ZERO;
+    let mut parsing = Duration::ZERO;
+    let mut unique_text = 0usize;
+    for n in 0..100 {
+        messages.push(serde_json::json!({"role": if n % 2 == 0 { "user" } else { "assistant" }, "content": turn_text(n)}));
+        unique_text += turn_text(n).len();
+        let body = serde_json::to_vec(
+            &serde_json::json!({"model": "m", "max_tokens": 1, "messages": messages}),
+        )
+        .unwrap();
+        let t = Instant::now();
+        let parsed = parse_messages_request(&body).unwrap();
+        parsing += t.elapsed();
+        let t = Instant::now();
+        std::hint::black_box(policy.scan_cached(Direction::Input, &parsed.segments, Some(&cache)));
+        with_cache += t.elapsed();
+        let t = Instant::now();
+        std::hint::black_box(policy.scan(Direction::Input, &parsed.segments));
+        without_cache += t.elapsed();
+    }
+    let once_body = serde_json::to_vec(
+        &serde_json::json!({"model": "m", "max_tokens": 1, "messages": messages}),
+    )
+    .unwrap();
+    let parsed = parse_messages_request(&once_body).unwrap();
+    let mut once_times = Vec::new();
+    for _ in 0..20 {
+        let t = Instant::now();
+        std::hint::black_box(policy.scan(Direction::Input, &parsed.segments));
+        once_times.push(t.elapsed());
+    }
+    once_times.sort();
+    let once = pct(&once_times, 0.5);
+    println!(
+        "\n100-turn session, every request re-sending the whole conversation ({} bytes of text in the end):\n",
+        unique_text
+    );
+    println!("| | time |");
+    println!("|---|---|");
+    println!(
+        "| scanning the final conversation's text once | {} |",
+        ms(once)
+    );
+    println!(
+        "| detection over all 100 requests with the scan cache | {} ({:.2}× scanning once) |",
+        ms(with_cache),
+        with_cache.as_secs_f64() / once.as_secs_f64()
+    );
+    println!(
+        "| detection over all 100 requests without the cache | {} ({:.2}×) |",
+        ms(without_cache),
+        without_cache.as_secs_f64() / once.as_secs_f64()
+    );
+    println!(
+        "| parsing the 100 request bodies (not detection; grows with the re-sent JSON) | {} |",
+        ms(parsing)
+    );
 }
