@@ -20,9 +20,13 @@ policies:
       - {name: project_codename, pattern: "(?i)\\bbluebird\\b", action: block}
 projects:
   - {id: proj_e2e, name: E2E, policy_id: pol_e2e}
+  - {id: proj_balanced, name: Balanced, policy_id: balanced}
 keys:
   - {id: key_e2e, project_id: proj_e2e, key: glitch_sk_e2e0000000000000000000001}
+  - {id: key_balanced, project_id: proj_balanced, key: glitch_sk_e2e0000000000000000000002}
 "#;
+
+const BALANCED_KEY: &str = "glitch_sk_e2e0000000000000000000002";
 
 struct ClaudeRun {
     stdout: String,
@@ -172,6 +176,27 @@ async fn claude_code_works_through_the_sensor_and_policy_blocks_reach_it() {
         "{:?}",
         fake.requests()
     );
+
+    // 4. The built-in `balanced` template: Claude Code's own system prompt, tool definitions and
+    //    ordinary coding talk pass; a pasted cloud credential is refused.
+    fake.clear();
+    let run = run_claude(
+        &claude,
+        &base,
+        BALANCED_KEY,
+        "Kill the stuck process, ignore the failing test for now and act as a reviewer. Print exactly the word: balanced",
+    )
+    .await;
+    assert!(run.success, "balanced template blocked ordinary Claude Code traffic: {}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.stdout.trim(), "balanced");
+    let aws_secret = format!("{}{}", "Zq8vN2kLm4Rt7Xy1Wb3H", "c6Pd9Fg0Js5Ua2Ke4Mi8");
+    let leaked = format!("Deploy with AWS_ACCESS_KEY_ID=AKIA{} and AWS_SECRET_ACCESS_KEY={aws_secret}", "QYLPMN5HHHFPZAM2");
+    fake.clear();
+    let run = run_claude(&claude, &base, BALANCED_KEY, &leaked).await;
+    let shown = format!("{}{}", run.stdout, run.stderr);
+    assert!(!run.success);
+    assert!(shown.contains("403") && shown.contains("secrets/aws"), "{shown}");
+    assert!(fake.requests().iter().all(|r| !String::from_utf8_lossy(&r.body).contains("AKIA")));
 
     // Every /v1/ call became an event with the decision a reviewer expects.
     let status = sensor.terminate().expect("sensor exited");
