@@ -109,7 +109,7 @@ impl PolicyFile {
                 .location()
                 .map(|l| format!("line {}, column {}", l.line(), l.column()))
                 .unwrap_or_else(|| "document".into());
-            ConfigError::new(field, e.to_string())
+            ConfigError::new(field, without_quoted_values(&e.to_string()))
         })
     }
 
@@ -217,6 +217,26 @@ impl PolicyFile {
             keys,
         })
     }
+}
+
+/// The parser's message with quoted values replaced by `"…"`: a value in a broken file may be a
+/// key, and this message reaches logs and `/health`.
+fn without_quoted_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut in_quotes = false;
+    for c in message.chars() {
+        if c == '"' {
+            if in_quotes {
+                out.push_str("…\"");
+            } else {
+                out.push('"');
+            }
+            in_quotes = !in_quotes;
+        } else if !in_quotes {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Parses a lowercase hex SHA-256.

@@ -114,6 +114,18 @@ pub struct RequestContext {
     head_recorded: bool,
 }
 
+/// At most `max` bytes of `s` (cut on a char boundary).
+pub fn capped(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut cut = max;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    s[..cut].to_owned()
+}
+
 /// `req_glitch_<event id>`: the request id of the sensor's own responses.
 pub fn request_id_for(event_id: &str) -> String {
     format!("req_glitch_{}", event_id.replace('-', ""))
@@ -140,13 +152,13 @@ impl RequestContext {
             }),
             sensor_id: app.identity.sensor_id.clone(),
             region: app.identity.region.clone(),
-            method: parts.method.as_str().to_owned(),
-            path: parts.uri.path().to_owned(),
-            query: parts.uri.query().unwrap_or("").to_owned(),
+            method: capped(parts.method.as_str(), 32),
+            path: capped(parts.uri.path(), 2048),
+            query: capped(parts.uri.query().unwrap_or(""), 2048),
             user_agent: parts
                 .headers
                 .get(http::header::USER_AGENT)
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .map(|v| capped(&String::from_utf8_lossy(v.as_bytes()), 512))
                 .unwrap_or_default(),
             request_headers: redacted_headers(&parts.headers),
             session_id: crate::session::from_headers(&parts.headers).unwrap_or_default(),

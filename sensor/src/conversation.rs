@@ -83,7 +83,14 @@ impl ConversationBuilder {
             };
             conversation.tools_sha256 = hex::encode(hash);
             conversation.tool_names = serde_json::from_str::<Vec<ToolName>>(tools.get())
-                .map(|tools| tools.into_iter().filter_map(|t| t.name).collect())
+                .map(|tools| {
+                    tools
+                        .into_iter()
+                        .filter_map(|t| t.name)
+                        .take(512)
+                        .map(|name| crate::context::capped(&name, 128))
+                        .collect()
+                })
                 .unwrap_or_default();
             if self.seen_tools.len() >= SEEN_TOOLS_CAP {
                 self.seen_tools.clear();

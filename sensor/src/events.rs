@@ -290,7 +290,18 @@ fn write_with_retry(
 ) {
     let mut delay = Duration::from_millis(50);
     loop {
-        match writer.append_batch(batch) {
+        let result = writer.append_batch(batch);
+        if let Err(EventLogError::RecordTooLarge(_) | EventLogError::EmptyRecord) = result {
+            // A record the log can never take: write the others one by one, count the rest.
+            for record in batch {
+                if let Err(e) = writer.append_batch([record]) {
+                    metrics.event_write_errors.inc();
+                    tracing::error!(error = %e, bytes = record.len(), "event record refused by the event log");
+                }
+            }
+            return;
+        }
+        match result {
             Ok(_) => {
                 if health.failing.swap(false, Ordering::Relaxed) {
                     tracing::info!("event log writes recovered");

@@ -92,8 +92,15 @@ pub fn spawn_watcher(
         let mut last_stamp: Option<FileStamp> = None;
         let mut ticker = tokio::time::interval(interval.max(Duration::from_millis(50)));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticks: u64 = 0;
         loop {
             ticker.tick().await;
+            ticks += 1;
+            // Every 10th tick re-read the content even when size and mtime look unchanged (a
+            // same-length edit within one mtime tick).
+            if ticks % 10 == 0 {
+                last_stamp = None;
+            }
             let stamp = match tokio::fs::metadata(&path).await {
                 Ok(meta) => FileStamp {
                     modified: meta.modified().ok(),
@@ -108,7 +115,6 @@ pub fn spawn_watcher(
             if last_stamp == Some(stamp) {
                 continue;
             }
-            last_stamp = Some(stamp);
             let text = match tokio::fs::read_to_string(&path).await {
                 Ok(text) => text,
                 Err(e) => {
@@ -116,6 +122,7 @@ pub fn spawn_watcher(
                     continue;
                 }
             };
+            last_stamp = Some(stamp);
             let hash: [u8; 32] = Sha256::digest(text.as_bytes()).into();
             if hash == last_hash {
                 continue;

@@ -62,6 +62,15 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
     ctx.event.key_id = key.id.clone();
     ctx.event.project_id = project.id.clone();
     ctx.event.policy_id = project.policy_id.clone();
+    if !is_canonical_path(parts.uri.path()) {
+        ctx.decision = Decision::Error;
+        ctx.event.error = "non-canonical path".into();
+        return own_error(
+            &mut ctx,
+            SensorError::invalid("the request path must not contain empty, '.' or '..' segments or percent-encoding"),
+            true,
+        );
+    }
     if app.draining.load(std::sync::atomic::Ordering::Relaxed) {
         ctx.decision = Decision::Error;
         return own_error(
@@ -93,8 +102,8 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
 
     // parse
     let parsed = match route {
-        Route::Messages => Some(parse_messages_request(&body)),
-        Route::Batches => Some(parse_batch_request(&body)),
+        Route::Messages => Some(off_the_reactor(body.len(), || parse_messages_request(&body))),
+        Route::Batches => Some(off_the_reactor(body.len(), || parse_batch_request(&body))),
         _ => None,
     };
     let parsed = match parsed.transpose() {
@@ -105,12 +114,13 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
             let message = match e {
                 ParseError::NotObject => "request body must be a JSON object".to_owned(),
                 ParseError::NotJson(detail) => format!("request body is not valid JSON: {detail}"),
+                ParseError::DuplicateKey(detail) => format!("request body has a duplicate key: {detail}"),
             };
             return own_error(&mut ctx, SensorError::invalid(message), true);
         }
     };
     if let Some(parsed) = &parsed {
-        ctx.event.model = parsed.model.as_deref().unwrap_or("").to_owned();
+        ctx.event.model = crate::context::capped(parsed.model.as_deref().unwrap_or(""), 256);
         ctx.event.stream = parsed.stream;
         if ctx.event.session_id.is_empty()
             && let Some(session) = parsed
@@ -160,7 +170,9 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
     {
         let detect_started = Instant::now();
         let cache = app.scan_cache(&project.id);
-        let (scanned, stats) = policy.scan_cached(Direction::Input, &parsed.segments, Some(&cache));
+        let (scanned, stats) = off_the_reactor(body.len(), || {
+            policy.scan_cached(Direction::Input, &parsed.segments, Some(&cache))
+        });
         report = scanned;
         app.metrics.scan_cache_hits.inc_by(stats.hits);
         app.metrics.scan_cache_misses.inc_by(stats.misses);
@@ -187,12 +199,14 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
         .path_and_query()
         .map(|pq| pq.as_str())
         .unwrap_or("/");
+    let scans_output = route == Route::Messages && policy.scans(Direction::Output);
     let upstream_req = match upstream_request(
         &app.upstream,
         parts.method.clone(),
         path_and_query,
         &parts.headers,
         body,
+        scans_output,
     ) {
         Ok(r) => r,
         Err(e) => {
@@ -356,6 +370,26 @@ fn own_error(ctx: &mut RequestContext, error: SensorError, authenticated: bool) 
     ctx.record_head(response.status().as_u16());
     ctx.finish("");
     response
+}
+
+/// Bodies larger than this are parsed and scanned with `block_in_place`, so one huge request
+/// does not hold up the other tasks of its worker thread.
+const HEAVY_BODY_BYTES: usize = 512 * 1024;
+
+fn off_the_reactor<T>(len: usize, work: impl FnOnce() -> T) -> T {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if len > HEAVY_BODY_BYTES && multi_thread {
+        tokio::task::block_in_place(work)
+    } else {
+        work()
+    }
+}
+
+/// True for paths with no empty, `.` or `..` segments and no percent-encoding: such paths could
+/// be classified one way here and normalised into another route upstream.
+fn is_canonical_path(path: &str) -> bool {
+    !path.contains('%') && !path.contains("//") && !path.split('/').any(|seg| seg == "." || seg == "..")
 }
 
 fn add_risk_headers(headers: &mut HeaderMap, ctx: &RequestContext) {

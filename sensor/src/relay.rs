@@ -335,6 +335,16 @@ impl RelayBody {
     }
 
     fn complete(&mut self, completion: &str, error: Option<String>) {
+        // A scanned stream that ends early still decides its pending findings, so their values
+        // are masked in the stored reply text.
+        if self.ctx.is_some()
+            && let Some(scan) = self.scan.as_mut()
+            && !scan.ended
+        {
+            scan.ended = true;
+            let outcome = scan.scanner.finish();
+            self.record_output(outcome.findings);
+        }
         if let Some(mut ctx) = self.ctx.take() {
             self.observer.apply(&mut ctx);
             ctx.event.response_bytes = self.bytes;
@@ -538,7 +548,7 @@ impl Body for RelayBody {
 
 impl Drop for RelayBody {
     fn drop(&mut self) {
-        if self.ctx.is_some() && self.scan.is_none() && self.inner.is_end_stream() {
+        if self.ctx.is_some() && Body::is_end_stream(self) {
             self.complete("complete", None);
         } else if self.ctx.is_some() {
             self.complete(

@@ -11,7 +11,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::IntoResponse;
-use axum::routing::{any, get, head, post};
+use axum::routing::{any, get, head};
 use http::{Request, Response, StatusCode, header};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -63,7 +63,6 @@ pub fn proxy_router(app: Arc<AppState>) -> Router {
         .route("/health", get(health))
         .route("/", head(ok_empty).get(root))
         .route("/api/hello", head(ok_empty).get(ok_empty))
-        .route("/v1/detect", post(handle_v1))
         .route("/v1", any(handle_v1))
         .route("/v1/{*rest}", any(handle_v1))
         .fallback(not_found)

@@ -17,7 +17,44 @@ use hyper_util::rt::TokioExecutor;
 use crate::auth::GLITCH_KEY_HEADER;
 
 /// The pooled client used for every upstream call.
-pub type UpstreamClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub type UpstreamClient = Client<TimeoutConnector<hyper_rustls::HttpsConnector<HttpConnector>>, Full<Bytes>>;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Bounds the whole connection set-up (TCP connect and TLS handshake), so an upstream or
+/// middlebox that stalls the handshake gets the contract's 502 quickly rather than a 504 after
+/// the response timeout.
+#[derive(Clone, Debug)]
+pub struct TimeoutConnector<C> {
+    inner: C,
+    timeout: Duration,
+}
+
+impl<C> tower_service::Service<Uri> for TimeoutConnector<C>
+where
+    C: tower_service::Service<Uri> + Clone + Send + 'static,
+    C::Error: Into<BoxError>,
+    C::Future: Send + 'static,
+{
+    type Response = C::Response;
+    type Error = BoxError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<C::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let connecting = self.inner.call(uri);
+        let timeout = self.timeout;
+        Box::pin(async move {
+            match tokio::time::timeout(timeout, connecting).await {
+                Ok(result) => result.map_err(Into::into),
+                Err(_) => Err(format!("connect and TLS handshake took longer than {} ms", timeout.as_millis()).into()),
+            }
+        })
+    }
+}
 
 /// Where allowed requests go.
 #[derive(Clone, Debug)]
@@ -156,6 +193,10 @@ pub fn build_client(options: ClientOptions) -> Result<UpstreamClient, UpstreamEr
         .enable_http1()
         .enable_http2()
         .wrap_connector(http);
+    let https = TimeoutConnector {
+        inner: https,
+        timeout: options.connect_timeout,
+    };
     Ok(Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(512)
@@ -199,6 +240,7 @@ pub fn upstream_request(
     path_and_query: &str,
     incoming: &HeaderMap,
     body: Bytes,
+    uncompressed: bool,
 ) -> Result<Request<Full<Bytes>>, http::Error> {
     let uri = upstream.uri_for(path_and_query)?;
     let listed = connection_listed(incoming);
@@ -220,6 +262,10 @@ pub fn upstream_request(
     }
     if let Ok(host) = http::HeaderValue::from_str(upstream.authority().as_str()) {
         headers.insert(header::HOST, host);
+    }
+    if uncompressed {
+        // The response must be readable to be scanned.
+        headers.insert(header::ACCEPT_ENCODING, http::HeaderValue::from_static("identity"));
     }
     Ok(request)
 }
@@ -280,6 +326,7 @@ mod tests {
             "/v1/messages?beta=true",
             &h,
             Bytes::from_static(b"{}"),
+            false,
         )
         .unwrap();
         let out = r.headers();

@@ -128,10 +128,12 @@ impl ScanReport {
         out
     }
 
-    /// Adds another report's findings (e.g. input and output of one request).
+    /// Adds another report's findings (e.g. input and output of one request). A blocking
+    /// finding is kept even when the list is full, so the decision never changes.
     pub fn extend(&mut self, other: ScanReport) {
-        let room = MAX_FINDINGS.saturating_sub(self.findings.len());
-        self.findings.extend(other.findings.into_iter().take(room));
+        for finding in other.findings {
+            push_finding(self, finding);
+        }
     }
 }
 
@@ -418,6 +420,14 @@ impl CompiledPolicy {
                 if m.confidence < level.threshold() {
                     continue;
                 }
+                let matched = text.get(m.start..m.end).unwrap_or("");
+                let (matched, excerpt) = if m.detector_type == crate::links::UNKNOWN_LINKS {
+                    // Show the link, never the credentials it may carry.
+                    let (shown, credential) = crate::links::redact_url(matched);
+                    (credential.unwrap_or_default(), link_excerpt(text, m.start, m.end, &shown))
+                } else {
+                    (matched.to_owned(), excerpt(text, m.start, m.end, is_sensitive(m.detector_type)))
+                };
                 push_finding(
                     report,
                     Finding {
@@ -429,8 +439,8 @@ impl CompiledPolicy {
                         direction,
                         location: segment.location,
                         span: (m.start, m.end),
-                        matched: text.get(m.start..m.end).unwrap_or("").to_owned(),
-                        excerpt: excerpt(text, m.start, m.end, is_sensitive(m.detector_type)),
+                        matched,
+                        excerpt,
                     },
                 );
             }
@@ -548,6 +558,15 @@ pub fn excerpt(text: &str, start: usize, end: usize, sensitive: bool) -> String 
         out.push('…');
     }
     out
+}
+
+/// An excerpt whose match is replaced by `shown` (a redacted URL).
+fn link_excerpt(text: &str, start: usize, end: usize, shown: &str) -> String {
+    let full = excerpt(text, start, end, false);
+    match (full.find('['), full.rfind(']')) {
+        (Some(open), Some(close)) if open < close => format!("{}[{}]{}", &full[..open], shown, &full[close + 1..]),
+        _ => format!("[{shown}]"),
+    }
 }
 
 fn push_collapsed(out: &mut String, s: &str) {

@@ -114,6 +114,10 @@ pub enum ParseError {
     /// JSON, but not an object.
     #[error("body must be a JSON object")]
     NotObject,
+    /// An object with the same key twice: parsers disagree on which one wins, so such a body
+    /// could show the detector one text and the upstream another.
+    #[error("duplicate key: {0}")]
+    DuplicateKey(String),
 }
 
 /// Parses a `/v1/messages` (or `count_tokens`) body.
@@ -167,6 +171,9 @@ pub fn parse_batch_request(body: &[u8]) -> Result<ParsedRequest<'_>, ParseError>
 /// The typed view failed: decide between "not JSON", "not an object" and "an object of a shape
 /// we do not know", in which case every string value is scanned.
 fn fallback(body: &[u8], typed_err: serde_json::Error) -> Result<ParsedRequest<'_>, ParseError> {
+    if typed_err.to_string().starts_with("duplicate field") {
+        return Err(ParseError::DuplicateKey(typed_err.to_string()));
+    }
     let value: serde_json::Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(_) => return Err(ParseError::NotJson(typed_err.to_string())),
@@ -590,6 +597,14 @@ mod tests {
             parse_messages_request(b""),
             Err(ParseError::NotJson(_))
         ));
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused() {
+        let body = br#"{"messages":[{"role":"user","content":"hidden"}],"messages":[{"role":"user","content":"shown"}]}"#;
+        assert!(matches!(parse_messages_request(body), Err(ParseError::DuplicateKey(_))));
+        let body = br#"{"messages":[{"role":"user","content":[{"type":"text","text":"a","text":"b"}]}]}"#;
+        assert!(matches!(parse_messages_request(body), Err(ParseError::DuplicateKey(_))));
     }
 
     #[test]

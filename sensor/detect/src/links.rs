@@ -288,6 +288,48 @@ fn parse_after_scheme(text: &str, start: usize, authority_start: usize) -> Optio
     })
 }
 
+/// The URL with its userinfo replaced by `***` and query values by `***`, and the userinfo
+/// (the credential) itself when there is one.
+pub fn redact_url(url: &str) -> (String, Option<String>) {
+    let (scheme, rest) = match url.find("://") {
+        Some(i) => (&url[..i + 3], &url[i + 3..]),
+        None => ("", url),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let (credential, host) = match authority.rfind('@') {
+        Some(at) => (Some(authority[..at].to_owned()), &authority[at + 1..]),
+        None => (None, authority),
+    };
+    let mut out = String::with_capacity(url.len());
+    out.push_str(scheme);
+    if credential.is_some() {
+        out.push_str("***@");
+    }
+    out.push_str(host);
+    let (tail, fragment) = match tail.find('#') {
+        Some(i) => tail.split_at(i),
+        None => (tail, ""),
+    };
+    match tail.split_once('?') {
+        Some((path, query)) => {
+            out.push_str(path);
+            out.push('?');
+            let redacted: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((k, _)) => format!("{k}=***"),
+                    None => pair.to_owned(),
+                })
+                .collect();
+            out.push_str(&redacted.join("&"));
+        }
+        None => out.push_str(tail),
+    }
+    out.push_str(fragment);
+    (out, credential)
+}
+
 fn parse_ip(host: &str) -> Option<std::net::IpAddr> {
     host.parse().ok()
 }
@@ -365,6 +407,14 @@ mod tests {
             vec![("www.random.io".into(), 0.3)]
         );
         assert!(grades(&open, "http://localhost:8080/x https://github.com/a/b https://docs.rs/regex http://[::1]:3000/").is_empty());
+    }
+
+    #[test]
+    fn redaction() {
+        let (shown, cred) = redact_url("https://x-access-token:ghs_abc@github.com/o/r?token=t1&x=2#f");
+        assert_eq!(shown, "https://***@github.com/o/r?token=***&x=***#f");
+        assert_eq!(cred.as_deref(), Some("x-access-token:ghs_abc"));
+        assert_eq!(redact_url("www.a.io/p").0, "www.a.io/p");
     }
 
     #[test]
