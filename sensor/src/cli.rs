@@ -41,6 +41,26 @@ pub struct SensorArgs {
     #[arg(long, env = "GLITCH_CONTROL_PLANE")]
     pub control_plane: Option<String>,
 
+    /// PEM CA certificate trusted for an https:// control plane (in addition to the platform's).
+    #[arg(long, env = "GLITCH_CONTROL_PLANE_CA_FILE")]
+    pub control_plane_ca_file: Option<PathBuf>,
+
+    /// PEM client certificate for mutual TLS with the control plane (with --control-plane-client-key).
+    #[arg(
+        long,
+        env = "GLITCH_CONTROL_PLANE_CLIENT_CERT",
+        requires = "control_plane_client_key"
+    )]
+    pub control_plane_client_cert: Option<PathBuf>,
+
+    /// PEM private key of --control-plane-client-cert.
+    #[arg(
+        long,
+        env = "GLITCH_CONTROL_PLANE_CLIENT_KEY",
+        requires = "control_plane_client_cert"
+    )]
+    pub control_plane_client_key: Option<PathBuf>,
+
     /// Region label carried into every event.
     #[arg(long, env = "GLITCH_REGION", default_value = "local")]
     pub region: String,

@@ -239,6 +239,59 @@ fn without_quoted_values(message: &str) -> String {
     out
 }
 
+impl PolicyFile {
+    /// The file-shaped view of a control-plane snapshot, so both sources are validated by the
+    /// same code. Policies arrive as JSON documents.
+    pub fn from_snapshot(
+        snapshot: &glitch_proto::config::v1::ConfigSnapshot,
+    ) -> Result<Self, ConfigError> {
+        let mut policies = Vec::with_capacity(snapshot.policies.len());
+        for (i, policy) in snapshot.policies.iter().enumerate() {
+            let mut parsed: Policy = serde_json::from_str(&policy.json).map_err(|e| {
+                ConfigError::new(
+                    format!("policies[{i}] ({})", policy.id),
+                    without_quoted_values(&e.to_string()),
+                )
+            })?;
+            parsed.id = policy.id.clone();
+            policies.push(parsed);
+        }
+        let projects = snapshot
+            .projects
+            .iter()
+            .map(|p| ProjectEntry {
+                id: p.id.clone(),
+                name: p.name.clone(),
+                policy_id: if p.policy_id.is_empty() {
+                    default_policy_id()
+                } else {
+                    p.policy_id.clone()
+                },
+            })
+            .collect();
+        let mut keys = Vec::with_capacity(snapshot.keys.len());
+        for (i, key) in snapshot.keys.iter().enumerate() {
+            if key.key_sha256.len() != 32 {
+                return Err(ConfigError::new(
+                    format!("keys[{i}].key_sha256"),
+                    "must be 32 bytes",
+                ));
+            }
+            keys.push(KeyEntry {
+                id: key.id.clone(),
+                project_id: key.project_id.clone(),
+                key_sha256: Some(hex::encode(&key.key_sha256)),
+                key: None,
+            });
+        }
+        Ok(PolicyFile {
+            policies,
+            projects,
+            keys,
+        })
+    }
+}
+
 /// Parses a lowercase hex SHA-256.
 pub fn parse_sha256(hex_hash: &str) -> Option<[u8; 32]> {
     if hex_hash.len() != 64 || hex_hash.bytes().any(|b| b.is_ascii_uppercase()) {

@@ -16,6 +16,7 @@ pub mod conversation;
 pub mod errors;
 pub mod events;
 pub mod file_source;
+pub mod fleet;
 pub mod metrics;
 pub mod proxy;
 pub mod ratelimit;

@@ -69,6 +69,8 @@ pub struct SensorMetrics {
     pub scan_cache_misses: Counter,
     /// Alerts delivered to the webhook.
     pub alerts_sent: Counter,
+    /// 1 while the config stream to the control plane is up (fleet mode).
+    pub config_stream_connected: Gauge,
     /// Alerts given up on (queue full or every retry failed).
     pub alerts_dropped: Counter,
 }
@@ -180,8 +182,15 @@ impl SensorMetrics {
             "Alerts given up on (queue full or retries exhausted)",
             alerts_dropped.clone(),
         );
+        let config_stream_connected = Gauge::default();
+        registry.register(
+            "config_stream_connected",
+            "1 while the config stream to the control plane is up (fleet mode)",
+            config_stream_connected.clone(),
+        );
         SensorMetrics {
             registry,
+            config_stream_connected,
             scan_cache_hits,
             scan_cache_misses,
             alerts_sent,

@@ -47,6 +47,15 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
     let snapshot = app.config.load();
     let mut ctx = RequestContext::start(&app, &parts, route, permit, started);
     ctx.event.config_version = snapshot.version;
+    if !app.config.has_config() {
+        ctx.decision = Decision::Error;
+        ctx.event.error = "no configuration yet".into();
+        return own_error(
+            &mut ctx,
+            SensorError::unavailable("no configuration from the control plane yet; retry shortly"),
+            false,
+        );
+    }
 
     // authenticate
     let key = match presented_key_hash(&parts.headers).and_then(|hash| snapshot.authenticate(&hash))
@@ -67,7 +76,9 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
         ctx.event.error = "non-canonical path".into();
         return own_error(
             &mut ctx,
-            SensorError::invalid("the request path must not contain empty, '.' or '..' segments or percent-encoding"),
+            SensorError::invalid(
+                "the request path must not contain empty, '.' or '..' segments or percent-encoding",
+            ),
             true,
         );
     }
@@ -102,7 +113,9 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
 
     // parse
     let parsed = match route {
-        Route::Messages => Some(off_the_reactor(body.len(), || parse_messages_request(&body))),
+        Route::Messages => Some(off_the_reactor(body.len(), || {
+            parse_messages_request(&body)
+        })),
         Route::Batches => Some(off_the_reactor(body.len(), || parse_batch_request(&body))),
         _ => None,
     };
@@ -114,7 +127,9 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
             let message = match e {
                 ParseError::NotObject => "request body must be a JSON object".to_owned(),
                 ParseError::NotJson(detail) => format!("request body is not valid JSON: {detail}"),
-                ParseError::DuplicateKey(detail) => format!("request body has a duplicate key: {detail}"),
+                ParseError::DuplicateKey(detail) => {
+                    format!("request body has a duplicate key: {detail}")
+                }
             };
             return own_error(&mut ctx, SensorError::invalid(message), true);
         }
@@ -389,7 +404,9 @@ fn off_the_reactor<T>(len: usize, work: impl FnOnce() -> T) -> T {
 /// True for paths with no empty, `.` or `..` segments and no percent-encoding: such paths could
 /// be classified one way here and normalised into another route upstream.
 fn is_canonical_path(path: &str) -> bool {
-    !path.contains('%') && !path.contains("//") && !path.split('/').any(|seg| seg == "." || seg == "..")
+    !path.contains('%')
+        && !path.contains("//")
+        && !path.split('/').any(|seg| seg == "." || seg == "..")
 }
 
 fn add_risk_headers(headers: &mut HeaderMap, ctx: &RequestContext) {

@@ -94,12 +94,15 @@ async fn health(State(app): State<Arc<AppState>>) -> Response<Body> {
     let snapshot = app.config.load();
     let config_error = app.config.last_error();
     let events_failing = app.events.health().is_failing();
-    let degraded = config_error.is_some() || events_failing;
+    let stale = app.config.is_stale();
+    let degraded = config_error.is_some() || events_failing || stale || !app.config.has_config();
     let body = json!({
         "status": if degraded { "degraded" } else { "healthy" },
         "policy_version": snapshot.version,
         "config_source": snapshot.source,
         "config_error": config_error,
+        "config_stale": stale,
+        "has_config": app.config.has_config(),
         "event_log": app.events.target_label(),
         "event_log_status": if events_failing { "failing" } else { "ok" },
         "sensor_id": app.identity.sensor_id,
@@ -223,13 +226,13 @@ impl RunningSensor {
 
 /// Starts the sensor from its flags; returns once both listeners are bound.
 pub async fn start(args: SensorArgs) -> Result<RunningSensor, StartError> {
-    let policy_file = match (&args.policy_file, &args.control_plane) {
-        (Some(path), None) => path.clone(),
-        (None, Some(_)) => {
-            return Err(StartError::Config(
-                "fleet mode (--control-plane) is not available in this build yet; use --policy-file".into(),
-            ));
-        }
+    enum Mode {
+        File(std::path::PathBuf),
+        Fleet(String),
+    }
+    let mode = match (&args.policy_file, &args.control_plane) {
+        (Some(path), None) => Mode::File(path.clone()),
+        (None, Some(url)) => Mode::Fleet(url.clone()),
         (Some(_), Some(_)) => {
             return Err(StartError::Config(
                 "give exactly one of --policy-file and --control-plane, not both".into(),
@@ -245,12 +248,71 @@ pub async fn start(args: SensorArgs) -> Result<RunningSensor, StartError> {
     let target = EventsTarget::parse(&args.events).map_err(StartError::Config)?;
     let metrics = Arc::new(SensorMetrics::new());
     let pack = glitch_detect::builtin::builtin_pack();
-    let (snapshot, hash) = file_source::load_initial(&policy_file, &pack)?;
-    let (projects, keys) = snapshot.counts();
-    metrics
-        .config_version
-        .set(i64::try_from(snapshot.version).unwrap_or(i64::MAX));
-    let config = Arc::new(ConfigStore::new(snapshot));
+    let sensor_id = args.sensor_id.clone().unwrap_or_else(default_sensor_id);
+    let (config, source_task): (
+        Arc<ConfigStore>,
+        Box<dyn FnOnce(Arc<ConfigStore>, Arc<SensorMetrics>) -> tokio::task::JoinHandle<()> + Send>,
+    ) = match &mode {
+        Mode::File(path) => {
+            let (snapshot, hash) = file_source::load_initial(path, &pack)?;
+            metrics
+                .config_version
+                .set(i64::try_from(snapshot.version).unwrap_or(i64::MAX));
+            let path = path.clone();
+            let pack = pack.clone();
+            let interval = Duration::from_millis(args.policy_reload_ms);
+            (
+                Arc::new(ConfigStore::new(snapshot)),
+                Box::new(move |store, metrics| {
+                    file_source::spawn_watcher(path, hash, store, pack, interval, metrics)
+                }),
+            )
+        }
+        Mode::Fleet(url) => {
+            let options = crate::fleet::FleetOptions {
+                url: url.clone(),
+                ca_file: args.control_plane_ca_file.clone(),
+                client_cert: args
+                    .control_plane_client_cert
+                    .clone()
+                    .zip(args.control_plane_client_key.clone()),
+                sensor_id: sensor_id.clone(),
+                region: args.region.clone(),
+                state_dir: args.state_dir.clone(),
+            };
+            let endpoint =
+                crate::fleet::check(&options).map_err(|e| StartError::Config(e.to_string()))?;
+            let source = crate::fleet::source_label(url);
+            let store = match crate::fleet::load_persisted(&args.state_dir, &source, &pack) {
+                Some((snapshot, _)) => {
+                    tracing::info!(
+                        version = snapshot.version,
+                        "serving the last-known-good config snapshot until the control plane answers"
+                    );
+                    metrics
+                        .config_version
+                        .set(i64::try_from(snapshot.version).unwrap_or(i64::MAX));
+                    let store = ConfigStore::new(snapshot);
+                    store.set_stale(true);
+                    store
+                }
+                None => {
+                    tracing::warn!(
+                        "no config snapshot yet: /v1/ answers 503 until the control plane sends one"
+                    );
+                    ConfigStore::without_config(source)
+                }
+            };
+            let pack = pack.clone();
+            (
+                Arc::new(store),
+                Box::new(move |store, metrics| {
+                    crate::fleet::spawn(endpoint, options, store, pack, metrics)
+                }),
+            )
+        }
+    };
+    let (projects, keys) = config.load().counts();
     let (events, writer) = EventSink::start(
         &target,
         EventSinkOptions {
@@ -297,7 +359,7 @@ pub async fn start(args: SensorArgs) -> Result<RunningSensor, StartError> {
             body_read_timeout: Duration::from_secs(120),
         },
         identity: Identity {
-            sensor_id: args.sensor_id.clone().unwrap_or_else(default_sensor_id),
+            sensor_id,
             region: args.region.clone(),
         },
         rate_limiter: RateLimiter::default(),
@@ -328,14 +390,7 @@ pub async fn start(args: SensorArgs) -> Result<RunningSensor, StartError> {
             addr: args.admin_listen,
             source,
         })?;
-    let watcher = file_source::spawn_watcher(
-        policy_file.clone(),
-        hash,
-        config,
-        pack,
-        Duration::from_millis(args.policy_reload_ms),
-        metrics,
-    );
+    let watcher = source_task(config, metrics);
     let (stop, stop_rx) = watch::channel(false);
     let grace = Duration::from_secs(args.shutdown_grace_secs);
     let proxy = tokio::spawn(serve(
@@ -353,7 +408,7 @@ pub async fn start(args: SensorArgs) -> Result<RunningSensor, StartError> {
         "admin",
     ));
     tracing::info!(
-        %addr, %admin_addr, upstream = app.upstream.label(), policy_file = %policy_file.display(),
+        %addr, %admin_addr, upstream = app.upstream.label(), config = %app.config.load().source,
         projects, keys, events = app.events.target_label(), sensor_id = %app.identity.sensor_id,
         region = %app.identity.region,
         "glitch-sensor listening on http://{addr} (admin http://{admin_addr})"

@@ -171,6 +171,10 @@ pub struct ConfigStore {
     current: ArcSwap<Snapshot>,
     last_error: Mutex<Option<String>>,
     reload_failures: AtomicU64,
+    /// False until a snapshot has been loaded (fleet mode with nothing persisted).
+    has_config: std::sync::atomic::AtomicBool,
+    /// True while the live snapshot may be behind its source (fleet mode, control plane away).
+    stale: std::sync::atomic::AtomicBool,
 }
 
 impl ConfigStore {
@@ -180,7 +184,32 @@ impl ConfigStore {
             current: ArcSwap::from_pointee(initial),
             last_error: Mutex::new(None),
             reload_failures: AtomicU64::new(0),
+            has_config: std::sync::atomic::AtomicBool::new(true),
+            stale: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// A store with no configuration yet: `/v1/` answers 503 until [`store`](Self::store).
+    pub fn without_config(source: impl Into<String>) -> Self {
+        let store = ConfigStore::new(Snapshot::empty(source));
+        store.has_config.store(false, Ordering::Relaxed);
+        store.stale.store(true, Ordering::Relaxed);
+        store
+    }
+
+    /// True once any snapshot is live.
+    pub fn has_config(&self) -> bool {
+        self.has_config.load(Ordering::Relaxed)
+    }
+
+    /// True while the live snapshot may be out of date.
+    pub fn is_stale(&self) -> bool {
+        self.stale.load(Ordering::Relaxed)
+    }
+
+    /// Marks the live snapshot as current or possibly out of date.
+    pub fn set_stale(&self, stale: bool) {
+        self.stale.store(stale, Ordering::Relaxed);
     }
 
     /// The snapshot to use for one request.
@@ -191,6 +220,7 @@ impl ConfigStore {
     /// Swaps in a new snapshot and clears the error state.
     pub fn store(&self, snapshot: Snapshot) {
         self.current.store(Arc::new(snapshot));
+        self.has_config.store(true, Ordering::Relaxed);
         *self
             .last_error
             .lock()

@@ -17,7 +17,8 @@ use hyper_util::rt::TokioExecutor;
 use crate::auth::GLITCH_KEY_HEADER;
 
 /// The pooled client used for every upstream call.
-pub type UpstreamClient = Client<TimeoutConnector<hyper_rustls::HttpsConnector<HttpConnector>>, Full<Bytes>>;
+pub type UpstreamClient =
+    Client<TimeoutConnector<hyper_rustls::HttpsConnector<HttpConnector>>, Full<Bytes>>;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -38,9 +39,13 @@ where
 {
     type Response = C::Response;
     type Error = BoxError;
-    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<C::Response, BoxError>> + Send>>;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<C::Response, BoxError>> + Send>>;
 
-    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), BoxError>> {
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
@@ -50,7 +55,11 @@ where
         Box::pin(async move {
             match tokio::time::timeout(timeout, connecting).await {
                 Ok(result) => result.map_err(Into::into),
-                Err(_) => Err(format!("connect and TLS handshake took longer than {} ms", timeout.as_millis()).into()),
+                Err(_) => Err(format!(
+                    "connect and TLS handshake took longer than {} ms",
+                    timeout.as_millis()
+                )
+                .into()),
             }
         })
     }
@@ -265,7 +274,10 @@ pub fn upstream_request(
     }
     if uncompressed {
         // The response must be readable to be scanned.
-        headers.insert(header::ACCEPT_ENCODING, http::HeaderValue::from_static("identity"));
+        headers.insert(
+            header::ACCEPT_ENCODING,
+            http::HeaderValue::from_static("identity"),
+        );
     }
     Ok(request)
 }
