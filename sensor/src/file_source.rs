@@ -48,6 +48,7 @@ pub fn build_snapshot(
     text: &str,
     version: u64,
     pack: &DetectorPack,
+    previous: Option<&Snapshot>,
 ) -> Result<Snapshot, FileSourceError> {
     let invalid = |source| FileSourceError::Invalid {
         path: path.to_owned(),
@@ -56,7 +57,7 @@ pub fn build_snapshot(
     let doc = PolicyFile::from_yaml(text)
         .and_then(PolicyFile::into_document)
         .map_err(invalid)?;
-    Snapshot::build(doc, version, source_label(path), pack).map_err(invalid)
+    Snapshot::build_from(doc, version, source_label(path), pack, previous).map_err(invalid)
 }
 
 /// Loads the file once, for start-up.
@@ -69,7 +70,7 @@ pub fn load_initial(
         source,
     })?;
     let hash: [u8; 32] = Sha256::digest(text.as_bytes()).into();
-    Ok((build_snapshot(path, &text, 1, pack)?, hash))
+    Ok((build_snapshot(path, &text, 1, pack, None)?, hash))
 }
 
 #[derive(PartialEq, Eq, Clone, Copy)]
@@ -128,11 +129,12 @@ pub fn spawn_watcher(
                 continue;
             }
             last_hash = hash;
-            let next_version = store.load().version + 1;
+            let previous = store.load();
+            let next_version = previous.version + 1;
             let build_path = path.clone();
             let build_pack = pack.clone();
             let built = tokio::task::spawn_blocking(move || {
-                build_snapshot(&build_path, &text, next_version, &build_pack)
+                build_snapshot(&build_path, &text, next_version, &build_pack, Some(&previous))
             })
             .await;
             match built {

@@ -73,16 +73,18 @@ pub fn source_label(url: &str) -> String {
     format!("control-plane:{url}")
 }
 
-/// Converts, validates and compiles a pushed snapshot.
+/// Converts, validates and compiles a pushed snapshot, reusing `previous`'s compiled policies
+/// where they are unchanged.
 pub fn build_snapshot(
     snapshot: &ConfigSnapshot,
     source: &str,
     pack: &DetectorPack,
+    previous: Option<&Snapshot>,
 ) -> Result<Snapshot, String> {
     let doc = PolicyFile::from_snapshot(snapshot)
         .and_then(PolicyFile::into_document)
         .map_err(|e| e.to_string())?;
-    Snapshot::build(doc, snapshot.version, source, pack).map_err(|e| e.to_string())
+    Snapshot::build_from(doc, snapshot.version, source, pack, previous).map_err(|e| e.to_string())
 }
 
 /// Loads the persisted snapshot, if any, for start-up.
@@ -100,7 +102,7 @@ pub fn load_persisted(
             return None;
         }
     };
-    match build_snapshot(&decoded, source, pack) {
+    match build_snapshot(&decoded, source, pack, None) {
         Ok(snapshot) => Some((snapshot, decoded)),
         Err(e) => {
             tracing::error!(path = %path.display(), error = %e, "persisted config snapshot is invalid; ignoring it");
@@ -271,8 +273,9 @@ async fn apply(
     let version = snapshot.version;
     let build_source = source.to_owned();
     let build_pack = pack.clone();
+    let previous = store.has_config().then(|| store.load());
     let built = tokio::task::spawn_blocking(move || {
-        let result = build_snapshot(&snapshot, &build_source, &build_pack);
+        let result = build_snapshot(&snapshot, &build_source, &build_pack, previous.as_deref());
         (result, snapshot)
     })
     .await;

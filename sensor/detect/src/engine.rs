@@ -210,8 +210,9 @@ impl CustomSet {
                 confidence: custom.confidence,
             });
         }
-        if detectors.is_empty() {
-            return Ok(CustomSet::default());
+        if detectors.len() <= 1 {
+            // One pattern needs no set: its own regex finds it in one pass.
+            return Ok(CustomSet { set: None, detectors });
         }
         let set = RegexSetBuilder::new(&patterns)
             .size_limit(MAX_CUSTOM_REGEX_SIZE.saturating_mul(patterns.len().max(1)))
@@ -306,7 +307,8 @@ impl std::fmt::Debug for CompiledPolicy {
 impl CompiledPolicy {
     /// Validates and compiles a policy against the detector pack.
     pub fn compile(policy: Policy, pack: &DetectorPack) -> Result<Self, PolicyError> {
-        policy.validate()?;
+        // Regexes are compiled once, below, with the same limits and errors as `validate`.
+        policy.validate_without_regexes()?;
         let input = DirectionScanner::new(
             policy.policy_mode.scans_input(),
             &policy.input_detectors,
@@ -454,11 +456,12 @@ impl CompiledPolicy {
         segment: &TextSegment<'_>,
         report: &mut ScanReport,
     ) {
-        let Some(set) = &scanner.custom.set else {
-            return;
-        };
         let text: &str = &segment.text;
-        for i in set.matches(text).iter() {
+        let matched: Vec<usize> = match &scanner.custom.set {
+            Some(set) => set.matches(text).iter().collect(),
+            None => (0..scanner.custom.detectors.len()).collect(),
+        };
+        for i in matched {
             let Some(custom) = scanner.custom.detectors.get(i) else {
                 continue;
             };

@@ -364,6 +364,16 @@ pub const MAX_LIST_ENTRIES: usize = 10_000;
 impl Policy {
     /// Checks the whole document; the first problem found is returned with its field path.
     pub fn validate(&self) -> Result<(), PolicyError> {
+        self.validate_checked(true)
+    }
+
+    /// Everything [`validate`](Self::validate) checks except compiling the custom regexes (for
+    /// callers that compile them right after and report the same errors).
+    pub(crate) fn validate_without_regexes(&self) -> Result<(), PolicyError> {
+        self.validate_checked(false)
+    }
+
+    fn validate_checked(&self, compile_regexes: bool) -> Result<(), PolicyError> {
         if self.name.len() > 200 {
             return Err(PolicyError::new("name", "must be at most 200 bytes"));
         }
@@ -397,8 +407,10 @@ impl Policy {
                     format!("duplicate custom detector name {:?}", custom.name),
                 ));
             }
-            compile_custom_pattern(&custom.pattern)
-                .map_err(|m| PolicyError::new(field("pattern"), m))?;
+            if compile_regexes {
+                compile_custom_pattern(&custom.pattern)
+                    .map_err(|m| PolicyError::new(field("pattern"), m))?;
+            }
             if !(0.0..=1.0).contains(&custom.confidence) || custom.confidence.is_nan() {
                 return Err(PolicyError::new(
                     field("confidence"),
