@@ -211,7 +211,8 @@ async fn run_stream(
         .connect()
         .await
         .map_err(|e| format!("connect: {e}"))?;
-    let mut client = ConfigServiceClient::new(channel);
+    // Snapshots of large fleets (tens of thousands of keys) exceed tonic's 4 MiB default.
+    let mut client = ConfigServiceClient::new(channel).max_decoding_message_size(256 * 1024 * 1024);
     let (tx, rx) = mpsc::channel::<SensorMessage>(16);
     let hello = SensorMessage {
         message: Some(sensor_message::Message::Hello(SensorHello {

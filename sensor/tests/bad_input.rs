@@ -283,7 +283,13 @@ async fn non_canonical_paths_and_duplicate_keys_are_refused() {
     let addr = h.sensor.as_ref().unwrap().addr;
     let body = serde_json::to_string(&simple_body("bluebird", false)).unwrap();
     // Raw requests: an HTTP client library would normalise these paths before sending.
-    for path in ["/v1//messages", "/v1/messages/.", "/v1/./messages", "/v1/%6dessages", "/v1/models/../messages"] {
+    for path in [
+        "/v1//messages",
+        "/v1/messages/.",
+        "/v1/./messages",
+        "/v1/%6dessages",
+        "/v1/models/../messages",
+    ] {
         let request = format!(
             "POST {path} HTTP/1.1\r\nhost: x\r\nx-glitch-key: {KEY}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
             body.len()
@@ -295,9 +301,18 @@ async fn non_canonical_paths_and_duplicate_keys_are_refused() {
     let resp = post_raw_body(&h, dup.to_vec()).await;
     assert_eq!(resp.status(), 400);
     let v: Value = resp.json().await.unwrap();
-    assert!(v["error"]["message"].as_str().unwrap().contains("duplicate key"));
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("duplicate key")
+    );
     assert!(h.fake.requests().is_empty());
     let events = h.stop().await;
     assert_eq!(events.len(), 6);
-    assert!(events.iter().all(|e| e.status == 400 && e.decision == "error"));
+    assert!(
+        events
+            .iter()
+            .all(|e| e.status == 400 && e.decision == "error")
+    );
 }

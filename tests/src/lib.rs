@@ -103,6 +103,18 @@ impl ChildProcess {
         envs: &[(&str, &str)],
         ready: &str,
     ) -> (ChildProcess, String) {
+        let (child, mut lines) = Self::spawn_lines(bin, args, envs, ready);
+        let last = lines.pop().unwrap_or_default();
+        (child, last)
+    }
+
+    /// Like [`spawn`](Self::spawn), returning every line logged up to and including the ready one.
+    pub fn spawn_lines(
+        bin: &Path,
+        args: &[String],
+        envs: &[(&str, &str)],
+        ready: &str,
+    ) -> (ChildProcess, Vec<String>) {
         let mut cmd = Command::new(bin);
         cmd.args(args)
             .envs(envs.iter().copied())
@@ -146,7 +158,8 @@ impl ChildProcess {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match rx.recv_timeout(left) {
                 Ok(line) if line.contains(ready) => {
-                    return (ChildProcess { child, log: rx }, line);
+                    seen.push(line);
+                    return (ChildProcess { child, log: rx }, seen);
                 }
                 Ok(line) => seen.push(line),
                 Err(_) => {

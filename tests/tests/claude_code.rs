@@ -187,16 +187,30 @@ async fn claude_code_works_through_the_sensor_and_policy_blocks_reach_it() {
         "Kill the stuck process, ignore the failing test for now and act as a reviewer. Print exactly the word: balanced",
     )
     .await;
-    assert!(run.success, "balanced template blocked ordinary Claude Code traffic: {}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.success,
+        "balanced template blocked ordinary Claude Code traffic: {}\n{}",
+        run.stdout, run.stderr
+    );
     assert_eq!(run.stdout.trim(), "balanced");
     let aws_secret = format!("{}{}", "Zq8vN2kLm4Rt7Xy1Wb3H", "c6Pd9Fg0Js5Ua2Ke4Mi8");
-    let leaked = format!("Deploy with AWS_ACCESS_KEY_ID=AKIA{} and AWS_SECRET_ACCESS_KEY={aws_secret}", "QYLPMN5HHHFPZAM2");
+    let leaked = format!(
+        "Deploy with AWS_ACCESS_KEY_ID=AKIA{} and AWS_SECRET_ACCESS_KEY={aws_secret}",
+        "QYLPMN5HHHFPZAM2"
+    );
     fake.clear();
     let run = run_claude(&claude, &base, BALANCED_KEY, &leaked).await;
     let shown = format!("{}{}", run.stdout, run.stderr);
     assert!(!run.success);
-    assert!(shown.contains("403") && shown.contains("secrets/aws"), "{shown}");
-    assert!(fake.requests().iter().all(|r| !String::from_utf8_lossy(&r.body).contains("AKIA")));
+    assert!(
+        shown.contains("403") && shown.contains("secrets/aws"),
+        "{shown}"
+    );
+    assert!(
+        fake.requests()
+            .iter()
+            .all(|r| !String::from_utf8_lossy(&r.body).contains("AKIA"))
+    );
 
     // Every /v1/ call became an event with the decision a reviewer expects.
     let status = sensor.terminate().expect("sensor exited");
