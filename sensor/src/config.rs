@@ -135,8 +135,10 @@ impl PolicyFile {
                     format!("duplicate policy id {:?}", policy.id),
                 ));
             }
+            // Regexes are compiled (and their errors reported) when the snapshot is built, once
+            // per changed policy.
             policy
-                .validate()
+                .validate_without_regexes()
                 .map_err(|e| ConfigError::new(format!("policies[{i}].{}", e.field), e.message))?;
         }
         let mut project_ids = HashSet::new();

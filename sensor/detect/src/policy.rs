@@ -368,8 +368,9 @@ impl Policy {
     }
 
     /// Everything [`validate`](Self::validate) checks except compiling the custom regexes (for
-    /// callers that compile them right after and report the same errors).
-    pub(crate) fn validate_without_regexes(&self) -> Result<(), PolicyError> {
+    /// callers that compile them right after, e.g. `CompiledPolicy::compile`, which reports the
+    /// same errors).
+    pub fn validate_without_regexes(&self) -> Result<(), PolicyError> {
         self.validate_checked(false)
     }
 
