@@ -230,3 +230,54 @@ pub fn read_events(dir: &Path) -> Vec<SecurityEvent> {
     }
     out
 }
+
+/// What one run of the Claude Code CLI printed.
+#[derive(Debug)]
+pub struct ClaudeRun {
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+    /// Exit status 0.
+    pub success: bool,
+}
+
+/// Runs `claude -p PROMPT` through `base_url` with `glitch_key`, offline, in a fresh HOME, with
+/// retries off (so a 401 is reported at once) and a realistic Anthropic key built at run time.
+pub async fn run_claude(
+    claude: &Path,
+    base_url: &str,
+    glitch_key: &str,
+    prompt: &str,
+) -> ClaudeRun {
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let api_key = format!("sk-ant-api03-{}", "e2eKey0".repeat(13));
+    let mut cmd = tokio::process::Command::new(claude);
+    cmd.arg("-p")
+        .arg(prompt)
+        .current_dir(home.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("DISABLE_TELEMETRY", "1")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .env("CLAUDE_CODE_MAX_RETRIES", "0")
+        .env("ANTHROPIC_BASE_URL", base_url)
+        .env("ANTHROPIC_API_KEY", api_key)
+        .env(
+            "ANTHROPIC_CUSTOM_HEADERS",
+            format!("X-Glitch-Key: {glitch_key}"),
+        )
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(180), cmd.output())
+        .await
+        .unwrap_or_else(|_| panic!("claude did not finish within 180 s"))
+        .unwrap_or_else(|e| panic!("cannot run claude: {e}"));
+    ClaudeRun {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        success: out.status.success(),
+    }
+}

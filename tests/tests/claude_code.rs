@@ -4,10 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
-use std::path::Path;
-use std::time::Duration;
-
-use glitch_e2e::{ChildProcess, claude_bin, read_events, url_after, workspace_bin};
+use glitch_e2e::{ChildProcess, claude_bin, read_events, run_claude, url_after, workspace_bin};
 use glitch_fake_anthropic::FakeAnthropic;
 
 const KEY: &str = "glitch_sk_e2e0000000000000000000001";
@@ -27,46 +24,6 @@ keys:
 "#;
 
 const BALANCED_KEY: &str = "glitch_sk_e2e0000000000000000000002";
-
-struct ClaudeRun {
-    stdout: String,
-    stderr: String,
-    success: bool,
-}
-
-async fn run_claude(claude: &Path, base_url: &str, glitch_key: &str, prompt: &str) -> ClaudeRun {
-    let home = tempfile::tempdir().unwrap();
-    // Built at run time: a realistic-looking Anthropic key that exists nowhere in the repo.
-    let api_key = format!("sk-ant-api03-{}", "e2eKey0".repeat(13));
-    let mut cmd = tokio::process::Command::new(claude);
-    cmd.arg("-p")
-        .arg(prompt)
-        .current_dir(home.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("DISABLE_AUTOUPDATER", "1")
-        .env("DISABLE_TELEMETRY", "1")
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-        .env("CLAUDE_CODE_MAX_RETRIES", "0")
-        .env("ANTHROPIC_BASE_URL", base_url)
-        .env("ANTHROPIC_API_KEY", api_key)
-        .env(
-            "ANTHROPIC_CUSTOM_HEADERS",
-            format!("X-Glitch-Key: {glitch_key}"),
-        )
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
-    let out = tokio::time::timeout(Duration::from_secs(180), cmd.output())
-        .await
-        .expect("claude finished within 180 s")
-        .expect("claude ran");
-    ClaudeRun {
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        success: out.status.success(),
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claude_code_works_through_the_sensor_and_policy_blocks_reach_it() {

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use glitch_e2e::{ChildProcess, claude_bin, workspace_bin};
+use glitch_e2e::{ChildProcess, claude_bin, run_claude, workspace_bin};
 use glitch_fake_anthropic::FakeAnthropic;
 use serde_json::Value;
 
@@ -39,39 +39,8 @@ fn glitch(bin: &Path, cp_url: &str, token: &str, args: &[&str]) -> Value {
 }
 
 async fn claude(claude: &Path, base: &str, key: &str, prompt: &str) -> (bool, String) {
-    let home = tempfile::tempdir().unwrap();
-    let out = tokio::process::Command::new(claude)
-        .arg("-p")
-        .arg(prompt)
-        .current_dir(home.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("DISABLE_AUTOUPDATER", "1")
-        .env("DISABLE_TELEMETRY", "1")
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-        .env("CLAUDE_CODE_MAX_RETRIES", "0")
-        .env("ANTHROPIC_BASE_URL", base)
-        .env(
-            "ANTHROPIC_API_KEY",
-            format!("sk-ant-api03-{}", "upKey00".repeat(13)),
-        )
-        .env("ANTHROPIC_CUSTOM_HEADERS", format!("X-Glitch-Key: {key}"))
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(180), out)
-        .await
-        .unwrap()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    let run = run_claude(claude, base, key, prompt).await;
+    (run.success, format!("{}{}", run.stdout, run.stderr))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

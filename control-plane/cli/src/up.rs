@@ -171,32 +171,9 @@ pub async fn run(args: UpArgs) -> Result<(), UpError> {
     println!();
     println!("Project {project_id} uses the balanced template. Ctrl-C stops everything.");
 
-    wait_for_signal().await;
+    glitch_sensor::server::shutdown_signal().await;
     tracing::info!("stopping: draining the sensor, then the control plane");
     sensor.shutdown().await;
     control_plane.shutdown().await;
     Ok(())
-}
-
-async fn wait_for_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
 }
