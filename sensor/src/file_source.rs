@@ -134,7 +134,13 @@ pub fn spawn_watcher(
             let build_path = path.clone();
             let build_pack = pack.clone();
             let built = tokio::task::spawn_blocking(move || {
-                build_snapshot(&build_path, &text, next_version, &build_pack, Some(&previous))
+                build_snapshot(
+                    &build_path,
+                    &text,
+                    next_version,
+                    &build_pack,
+                    Some(&previous),
+                )
             })
             .await;
             match built {

@@ -108,21 +108,28 @@ impl Snapshot {
                         compiled.insert(project.policy_id.clone(), old.clone());
                         old.clone()
                     } else {
-                    let policy = template(&project.policy_id)
-                        .ok_or_else(|| {
-                            ConfigError::new(format!("projects[{i}].policy_id"), "unknown template")
-                        })?
-                        .map_err(|e| {
-                            ConfigError::new(
-                                format!("templates/{}", project.policy_id),
-                                e.to_string(),
-                            )
-                        })?;
-                    let policy = Arc::new(CompiledPolicy::compile(policy, pack).map_err(|e| {
-                        ConfigError::new(format!("templates/{}", project.policy_id), e.to_string())
-                    })?);
-                    compiled.insert(project.policy_id.clone(), policy.clone());
-                    policy
+                        let policy = template(&project.policy_id)
+                            .ok_or_else(|| {
+                                ConfigError::new(
+                                    format!("projects[{i}].policy_id"),
+                                    "unknown template",
+                                )
+                            })?
+                            .map_err(|e| {
+                                ConfigError::new(
+                                    format!("templates/{}", project.policy_id),
+                                    e.to_string(),
+                                )
+                            })?;
+                        let policy =
+                            Arc::new(CompiledPolicy::compile(policy, pack).map_err(|e| {
+                                ConfigError::new(
+                                    format!("templates/{}", project.policy_id),
+                                    e.to_string(),
+                                )
+                            })?);
+                        compiled.insert(project.policy_id.clone(), policy.clone());
+                        policy
                     }
                 }
                 None => {

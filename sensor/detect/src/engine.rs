@@ -212,7 +212,10 @@ impl CustomSet {
         }
         if detectors.len() <= 1 {
             // One pattern needs no set: its own regex finds it in one pass.
-            return Ok(CustomSet { set: None, detectors });
+            return Ok(CustomSet {
+                set: None,
+                detectors,
+            });
         }
         let set = RegexSetBuilder::new(&patterns)
             .size_limit(MAX_CUSTOM_REGEX_SIZE.saturating_mul(patterns.len().max(1)))
@@ -426,9 +429,15 @@ impl CompiledPolicy {
                 let (matched, excerpt) = if m.detector_type == crate::links::UNKNOWN_LINKS {
                     // Show the link, never the credentials it may carry.
                     let (shown, credential) = crate::links::redact_url(matched);
-                    (credential.unwrap_or_default(), link_excerpt(text, m.start, m.end, &shown))
+                    (
+                        credential.unwrap_or_default(),
+                        link_excerpt(text, m.start, m.end, &shown),
+                    )
                 } else {
-                    (matched.to_owned(), excerpt(text, m.start, m.end, is_sensitive(m.detector_type)))
+                    (
+                        matched.to_owned(),
+                        excerpt(text, m.start, m.end, is_sensitive(m.detector_type)),
+                    )
                 };
                 push_finding(
                     report,
@@ -567,7 +576,9 @@ pub fn excerpt(text: &str, start: usize, end: usize, sensitive: bool) -> String 
 fn link_excerpt(text: &str, start: usize, end: usize, shown: &str) -> String {
     let full = excerpt(text, start, end, false);
     match (full.find('['), full.rfind(']')) {
-        (Some(open), Some(close)) if open < close => format!("{}[{}]{}", &full[..open], shown, &full[close + 1..]),
+        (Some(open), Some(close)) if open < close => {
+            format!("{}[{}]{}", &full[..open], shown, &full[close + 1..])
+        }
         _ => format!("[{shown}]"),
     }
 }

@@ -602,9 +602,16 @@ mod tests {
     #[test]
     fn duplicate_keys_are_refused() {
         let body = br#"{"messages":[{"role":"user","content":"hidden"}],"messages":[{"role":"user","content":"shown"}]}"#;
-        assert!(matches!(parse_messages_request(body), Err(ParseError::DuplicateKey(_))));
-        let body = br#"{"messages":[{"role":"user","content":[{"type":"text","text":"a","text":"b"}]}]}"#;
-        assert!(matches!(parse_messages_request(body), Err(ParseError::DuplicateKey(_))));
+        assert!(matches!(
+            parse_messages_request(body),
+            Err(ParseError::DuplicateKey(_))
+        ));
+        let body =
+            br#"{"messages":[{"role":"user","content":[{"type":"text","text":"a","text":"b"}]}]}"#;
+        assert!(matches!(
+            parse_messages_request(body),
+            Err(ParseError::DuplicateKey(_))
+        ));
     }
 
     #[test]

@@ -411,7 +411,8 @@ mod tests {
 
     #[test]
     fn redaction() {
-        let (shown, cred) = redact_url("https://x-access-token:ghs_abc@github.com/o/r?token=t1&x=2#f");
+        let (shown, cred) =
+            redact_url("https://x-access-token:ghs_abc@github.com/o/r?token=t1&x=2#f");
         assert_eq!(shown, "https://***@github.com/o/r?token=***&x=***#f");
         assert_eq!(cred.as_deref(), Some("x-access-token:ghs_abc"));
         assert_eq!(redact_url("www.a.io/p").0, "www.a.io/p");
