@@ -99,7 +99,7 @@ pub fn spawn_watcher(
             ticks += 1;
             // Every 10th tick re-read the content even when size and mtime look unchanged (a
             // same-length edit within one mtime tick).
-            if ticks % 10 == 0 {
+            if ticks.is_multiple_of(10) {
                 last_stamp = None;
             }
             let stamp = match tokio::fs::metadata(&path).await {

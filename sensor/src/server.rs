@@ -131,6 +131,10 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response<Body> {
         .into_response()
 }
 
+/// Starts the task that keeps the config store up to date (file watcher or config stream).
+type ConfigSourceStarter =
+    Box<dyn FnOnce(Arc<ConfigStore>, Arc<SensorMetrics>) -> tokio::task::JoinHandle<()> + Send>;
+
 /// Hostname plus a random suffix.
 fn default_sensor_id() -> String {
     let host = gethostname::gethostname().to_string_lossy().into_owned();
@@ -249,10 +253,7 @@ pub async fn start(args: SensorArgs) -> Result<RunningSensor, StartError> {
     let metrics = Arc::new(SensorMetrics::new());
     let pack = glitch_detect::builtin::builtin_pack();
     let sensor_id = args.sensor_id.clone().unwrap_or_else(default_sensor_id);
-    let (config, source_task): (
-        Arc<ConfigStore>,
-        Box<dyn FnOnce(Arc<ConfigStore>, Arc<SensorMetrics>) -> tokio::task::JoinHandle<()> + Send>,
-    ) = match &mode {
+    let (config, source_task): (Arc<ConfigStore>, ConfigSourceStarter) = match &mode {
         Mode::File(path) => {
             let (snapshot, hash) = file_source::load_initial(path, &pack)?;
             metrics

@@ -3,7 +3,12 @@
 //! through the admin commands is enforced without a restart, a revoked key is refused at once,
 //! and `glitch sensors` shows the rollout.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
 
 use std::path::Path;
 use std::process::Command;
