@@ -186,14 +186,7 @@ async fn fleet_mode_applies_pushes_nacks_bad_ones_and_survives_the_control_plane
     assert!(replies.lock().unwrap().iter().any(
         |m| matches!(m, sensor_message::Message::Ack(a) if a.version == 1 && a.nonce == "n1")
     ));
-    let health: serde_json::Value = client
-        .get(format!("{base}/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: serde_json::Value = get_json(&client, &format!("{base}/health")).await;
     assert_eq!(health["status"], "healthy", "{health}");
     assert_eq!(health["policy_version"], 1);
     assert!(
@@ -233,14 +226,7 @@ async fn fleet_mode_applies_pushes_nacks_bad_ones_and_survives_the_control_plane
     drop(push);
     assert!(
         eventually(Duration::from_secs(10), async || {
-            let h: serde_json::Value = client
-                .get(format!("{base}/health"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let h: serde_json::Value = get_json(&client, &format!("{base}/health")).await;
             h["status"] == "degraded"
         })
         .await
@@ -254,14 +240,7 @@ async fn fleet_mode_applies_pushes_nacks_bad_ones_and_survives_the_control_plane
     let base = format!("http://{}", sensor.addr);
     assert_eq!(status(&client, &base, "the heron plan").await, 403);
     assert_eq!(status(&client, &base, "hello").await, 200);
-    let health: serde_json::Value = client
-        .get(format!("{base}/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: serde_json::Value = get_json(&client, &format!("{base}/health")).await;
     assert_eq!(health["status"], "degraded");
     assert_eq!(health["policy_version"], 2);
     sensor.shutdown().await;
@@ -302,14 +281,7 @@ async fn a_sensor_with_no_snapshot_answers_503() {
             .unwrap()
             .starts_with("Glitch: ")
     );
-    let health: serde_json::Value = client
-        .get(format!("{base}/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: serde_json::Value = get_json(&client, &format!("{base}/health")).await;
     assert_eq!(health["status"], "degraded");
     assert_eq!(health["has_config"], false);
     assert!(fake.requests().is_empty());

@@ -593,15 +593,7 @@ async fn probes_health_metrics_and_ready() {
             .unwrap();
         assert_eq!(resp.status(), 200, "{path}");
     }
-    let health: Value = h
-        .client
-        .get(format!("{}/health", h.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: Value = get_json(&h.client, &format!("{}/health", h.base)).await;
     assert_eq!(health["status"], "healthy");
     assert_eq!(health["policy_version"], 1);
     assert!(
@@ -749,28 +741,12 @@ async fn policy_file_reload_and_rejection() {
     )
     .unwrap();
     let degraded = eventually(Duration::from_secs(10), async || {
-        let health: Value = h
-            .client
-            .get(format!("{}/health", h.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let health: Value = get_json(&h.client, &format!("{}/health", h.base)).await;
         health["status"] == "degraded"
     })
     .await;
     assert!(degraded);
-    let health: Value = h
-        .client
-        .get(format!("{}/health", h.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: Value = get_json(&h.client, &format!("{}/health", h.base)).await;
     assert!(
         health["config_error"]
             .as_str()
