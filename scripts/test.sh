@@ -10,6 +10,21 @@ GLITCH_CLAUDE_BIN="$(scripts/install-claude-code.sh)"
 export GLITCH_CLAUDE_BIN
 "$GLITCH_CLAUDE_BIN" --version 2>/dev/null | sed 's/^/    /' || true
 
+echo "==> PostgreSQL for the control-plane tests"
+if [ -n "${GLITCH_TEST_DATABASE_URL:-}" ]; then
+  echo "    using GLITCH_TEST_DATABASE_URL"
+elif (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
+  echo "    using the local server at 127.0.0.1:5432"
+elif ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "    no server running: the tests start a throwaway cluster with initdb"
+elif command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  echo "    installing PostgreSQL (the tests start a throwaway cluster with it)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+else
+  echo "PostgreSQL is needed: set GLITCH_TEST_DATABASE_URL, run a server on 127.0.0.1:5432, or install postgresql" >&2
+  exit 1
+fi
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 
