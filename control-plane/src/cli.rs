@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 
 /// The env var that holds the admin token.
 pub const ADMIN_TOKEN_ENV: &str = "GLITCH_ADMIN_TOKEN";
@@ -13,14 +13,7 @@ pub const ADMIN_TOKEN_ENV: &str = "GLITCH_ADMIN_TOKEN";
 /// Shortest admin token accepted.
 pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
 
-/// Log output format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// One JSON object per line.
-    Json,
-    /// Human-readable lines.
-    Pretty,
-}
+pub use glitch_process::LogFormat;
 
 /// glitch-control-plane: the REST API for Glitch projects, keys and policies, and the gRPC
 /// config stream that pushes versioned snapshots to the sensor fleet.

@@ -269,7 +269,7 @@ pub async fn start(args: ControlPlaneArgs) -> Result<Running, StartError> {
 /// Runs the control plane until SIGTERM or SIGINT.
 pub async fn run(args: ControlPlaneArgs) -> Result<(), StartError> {
     let running = start(args).await?;
-    shutdown_signal().await;
+    glitch_process::shutdown_signal().await;
     tracing::info!("shutdown signal received; draining");
     running.shutdown().await;
     Ok(())
@@ -366,29 +366,6 @@ async fn serve_rest(
 /// Resolves once `stop` is true (or its sender is gone).
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
 }
 
 #[cfg(test)]

@@ -528,26 +528,47 @@ impl Store {
 
     // ---- projects ------------------------------------------------------------------------
 
-    /// All projects, by id.
-    pub async fn list_projects(&self) -> Result<Vec<ProjectRecord>, StoreError> {
-        sqlx::query(&format!("{PROJECT_SELECT} ORDER BY id"))
+    /// Every row of `SELECT ... ORDER BY id`, converted.
+    async fn select_all<T>(
+        &self,
+        select: &str,
+        from_row: fn(&AnyRow) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        sqlx::query(&format!("{select} ORDER BY id"))
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(project_from_row)
+            .map(from_row)
             .collect()
     }
 
-    /// One project.
-    pub async fn get_project(&self, id: &str) -> Result<ProjectRecord, StoreError> {
-        sqlx::query(&format!("{PROJECT_SELECT} WHERE id = $1"))
+    /// The row with this id, converted, or a not-found error naming `kind`.
+    async fn select_by_id<T>(
+        &self,
+        select: &str,
+        kind: &'static str,
+        id: &str,
+        from_row: fn(&AnyRow) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        sqlx::query(&format!("{select} WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
             .as_ref()
-            .map(project_from_row)
+            .map(from_row)
             .transpose()?
-            .ok_or_else(|| not_found("project", id))
+            .ok_or_else(|| not_found(kind, id))
+    }
+
+    /// All projects, by id.
+    pub async fn list_projects(&self) -> Result<Vec<ProjectRecord>, StoreError> {
+        self.select_all(PROJECT_SELECT, project_from_row).await
+    }
+
+    /// One project.
+    pub async fn get_project(&self, id: &str) -> Result<ProjectRecord, StoreError> {
+        self.select_by_id(PROJECT_SELECT, "project", id, project_from_row)
+            .await
     }
 
     /// Stores a new project (its policy must be stored or a template).
@@ -747,24 +768,13 @@ impl Store {
 
     /// All stored policies, by id.
     pub async fn list_policies(&self) -> Result<Vec<PolicyRecord>, StoreError> {
-        sqlx::query(&format!("{POLICY_SELECT} ORDER BY id"))
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(policy_from_row)
-            .collect()
+        self.select_all(POLICY_SELECT, policy_from_row).await
     }
 
     /// One stored policy.
     pub async fn get_policy(&self, id: &str) -> Result<PolicyRecord, StoreError> {
-        sqlx::query(&format!("{POLICY_SELECT} WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(policy_from_row)
-            .transpose()?
-            .ok_or_else(|| not_found("policy", id))
+        self.select_by_id(POLICY_SELECT, "policy", id, policy_from_row)
+            .await
     }
 
     /// Stores a new policy (the caller validated `json`).

@@ -4,16 +4,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 
-/// Log output format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// One JSON object per line.
-    Json,
-    /// Human-readable lines.
-    Pretty,
-}
+pub use glitch_process::LogFormat;
 
 /// glitch-sensor: an Anthropic-compatible reverse proxy that authenticates teams by
 /// X-Glitch-Key, applies the project's detection policy to every request and records a

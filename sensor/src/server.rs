@@ -447,32 +447,8 @@ pub async fn start(args: SensorArgs) -> Result<RunningSensor, StartError> {
 /// Runs the sensor until SIGTERM or SIGINT.
 pub async fn run(args: SensorArgs) -> Result<(), StartError> {
     let sensor = start(args).await?;
-    shutdown_signal().await;
+    glitch_process::shutdown_signal().await;
     tracing::info!("shutdown signal received; draining");
     sensor.shutdown().await;
     Ok(())
-}
-
-/// Resolves on SIGTERM or SIGINT (Ctrl-C).
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
 }

@@ -72,12 +72,7 @@ fn random_token() -> String {
     reason = "glitch up prints the environment lines for Claude Code"
 )]
 pub async fn run(args: UpArgs) -> Result<(), UpError> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    glitch_process::init_logging(glitch_process::LogFormat::Pretty);
 
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|e| UpError::DataDir(args.data_dir.clone(), e))?;
@@ -171,7 +166,7 @@ pub async fn run(args: UpArgs) -> Result<(), UpError> {
     println!();
     println!("Project {project_id} uses the balanced template. Ctrl-C stops everything.");
 
-    glitch_sensor::server::shutdown_signal().await;
+    glitch_process::shutdown_signal().await;
     tracing::info!("stopping: draining the sensor, then the control plane");
     sensor.shutdown().await;
     control_plane.shutdown().await;
