@@ -414,6 +414,7 @@ impl CompiledPolicy {
         report: &mut ScanReport,
     ) {
         let text: &str = &segment.text;
+        let first = report.findings.len();
         self.scan_custom(scanner, direction, segment, report);
         for detector in &scanner.signatures {
             raw.clear();
@@ -455,6 +456,9 @@ impl CompiledPolicy {
                     },
                 );
             }
+        }
+        if let Some(found) = report.findings.get_mut(first..) {
+            hide_other_values(text, found);
         }
     }
 
@@ -536,6 +540,38 @@ const EXCERPT_CONTEXT_CHARS: usize = 32;
 /// Text around `start..end` (about 32 characters each side, whitespace collapsed), with the
 /// match itself masked when `sensitive`.
 pub fn excerpt(text: &str, start: usize, end: usize, sensitive: bool) -> String {
+    let shown = if sensitive {
+        Shown::Masked
+    } else {
+        Shown::Text
+    };
+    excerpt_with(text, start, end, shown, &[])
+}
+
+/// How an excerpt shows its own match.
+#[derive(Clone, Copy)]
+enum Shown<'a> {
+    /// As it is (at most 120 characters).
+    Text,
+    /// Masked (a short prefix and `********`).
+    Masked,
+    /// Replaced (a redacted URL).
+    Replaced(&'a str),
+}
+
+/// Marks a part of another finding's sensitive match inside an excerpt's context.
+const HIDDEN: &str = "********";
+
+/// The excerpt of `start..end` in `text`; any part of its context covered by a `hidden` span
+/// (other secrets, PII or credential-carrying links in the same text) is replaced by
+/// `********`, so one finding's excerpt never shows another finding's value, not even a piece.
+fn excerpt_with(
+    text: &str,
+    start: usize,
+    end: usize,
+    shown: Shown<'_>,
+    hidden: &[(usize, usize)],
+) -> String {
     let (Some(before), Some(matched), Some(after)) =
         (text.get(..start), text.get(start..end), text.get(end..))
     else {
@@ -547,39 +583,94 @@ pub fn excerpt(text: &str, start: usize, end: usize, sensitive: bool) -> String 
         .nth(EXCERPT_CONTEXT_CHARS - 1)
         .map(|(i, _)| i)
         .unwrap_or(0);
-    let after_end = after
-        .char_indices()
-        .nth(EXCERPT_CONTEXT_CHARS)
-        .map(|(i, _)| i)
-        .unwrap_or(after.len());
+    let after_end = end
+        + after
+            .char_indices()
+            .nth(EXCERPT_CONTEXT_CHARS)
+            .map(|(i, _)| i)
+            .unwrap_or(after.len());
     let mut out = String::with_capacity(2 * EXCERPT_CONTEXT_CHARS + 16);
     if before_start > 0 {
         out.push('…');
     }
-    push_collapsed(&mut out, &before[before_start..]);
+    push_context(&mut out, text, before_start, start, hidden);
     out.push('[');
-    if sensitive {
-        out.push_str(&mask(matched));
-    } else {
-        let shown: String = matched.chars().take(120).collect();
-        push_collapsed(&mut out, &shown);
+    match shown {
+        Shown::Masked => out.push_str(&mask(matched)),
+        Shown::Text => {
+            let shown: String = matched.chars().take(120).collect();
+            push_collapsed(&mut out, &shown);
+        }
+        Shown::Replaced(replacement) => out.push_str(replacement),
     }
     out.push(']');
-    push_collapsed(&mut out, &after[..after_end]);
-    if after_end < after.len() {
+    push_context(&mut out, text, end, after_end, hidden);
+    if after_end < text.len() {
         out.push('…');
     }
     out
 }
 
+/// `text[from..to]`, whitespace collapsed, with the parts covered by `hidden` spans replaced.
+fn push_context(out: &mut String, text: &str, from: usize, to: usize, hidden: &[(usize, usize)]) {
+    let mut pos = from;
+    let mut covering: Vec<(usize, usize)> = hidden
+        .iter()
+        .map(|&(s, e)| (s.max(from), e.min(to)))
+        .filter(|&(s, e)| s < e)
+        .collect();
+    covering.sort_unstable();
+    for (s, e) in covering {
+        if e <= pos {
+            continue;
+        }
+        if s > pos {
+            push_collapsed(out, text.get(pos..s).unwrap_or(""));
+        }
+        if !out.ends_with(HIDDEN) {
+            out.push_str(HIDDEN);
+        }
+        pos = e;
+    }
+    if pos < to {
+        push_collapsed(out, text.get(pos..to).unwrap_or(""));
+    }
+}
+
 /// An excerpt whose match is replaced by `shown` (a redacted URL).
 fn link_excerpt(text: &str, start: usize, end: usize, shown: &str) -> String {
-    let full = excerpt(text, start, end, false);
-    match (full.find('['), full.rfind(']')) {
-        (Some(open), Some(close)) if open < close => {
-            format!("{}[{}]{}", &full[..open], shown, &full[close + 1..])
+    excerpt_with(text, start, end, Shown::Replaced(shown), &[])
+}
+
+/// Rebuilds the excerpts of the findings of one text so none shows another's sensitive value.
+fn hide_other_values(text: &str, findings: &mut [Finding]) {
+    let hidden: Vec<(usize, usize)> = findings
+        .iter()
+        .filter(|f| is_sensitive(&f.detector_type) || &*f.detector_type == crate::links::UNKNOWN_LINKS)
+        .map(|f| f.span)
+        .collect();
+    if hidden.is_empty() || findings.len() < 2 {
+        return;
+    }
+    for finding in findings.iter_mut() {
+        let (start, end) = finding.span;
+        let others: Vec<(usize, usize)> = hidden
+            .iter()
+            .copied()
+            .filter(|&span| span != finding.span)
+            .collect();
+        if others.is_empty() {
+            continue;
         }
-        _ => format!("[{shown}]"),
+        let matched = text.get(start..end).unwrap_or("");
+        finding.excerpt = if &*finding.detector_type == crate::links::UNKNOWN_LINKS {
+            let (shown, _) = crate::links::redact_url(matched);
+            excerpt_with(text, start, end, Shown::Replaced(&shown), &others)
+        } else if is_sensitive(&finding.detector_type) {
+            excerpt_with(text, start, end, Shown::Masked, &others)
+        } else {
+            excerpt_with(text, start, end, Shown::Text, &others)
+        };
     }
 }
 
@@ -724,6 +815,26 @@ mod tests {
         assert_eq!(mask("sk-ant-api03-abcdefghijklmnop"), "sk-a********");
         assert_eq!(mask("abc"), "********");
         assert_eq!(mask("12345678"), "12********");
+    }
+
+    #[test]
+    fn excerpts_hide_other_values_even_in_part() {
+        let aws = "AKIAQ3T5X7ZUB2D4F6HK";
+        let ghp = "ghp_R3dact3dT0ken9R3dact3dT0ken9R3dac";
+        let text = format!("deploy with aws_access_key_id={aws} and token {ghp}; thanks");
+        let a = (text.find(aws).unwrap(), text.find(aws).unwrap() + aws.len());
+        let g = (text.find(ghp).unwrap(), text.find(ghp).unwrap() + ghp.len());
+        let for_aws = excerpt_with(&text, a.0, a.1, Shown::Masked, &[g]);
+        let for_ghp = excerpt_with(&text, g.0, g.1, Shown::Masked, &[a]);
+        assert!(!for_aws.contains("R3dact3d"), "{for_aws}");
+        assert!(for_aws.contains("and token ********"), "{for_aws}");
+        assert!(!for_ghp.contains("Q3T5X7"), "{for_ghp}");
+        assert!(for_ghp.contains("=******** and token [ghp_********]"), "{for_ghp}");
+        // Without other values the excerpt is unchanged.
+        assert_eq!(
+            excerpt_with(&text, a.0, a.1, Shown::Masked, &[]),
+            excerpt(&text, a.0, a.1, true)
+        );
     }
 
     #[test]
