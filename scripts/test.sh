@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one command that runs every test (README). Installs what the tests need (the real
-# Claude Code CLI, cached), then runs formatting and lint checks and the whole workspace's tests.
+# Claude Code CLI and the tansu broker, cached; PostgreSQL when the machine has none), then runs formatting and lint checks and the whole workspace's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -10,7 +10,12 @@ GLITCH_CLAUDE_BIN="$(scripts/install-claude-code.sh)"
 export GLITCH_CLAUDE_BIN
 "$GLITCH_CLAUDE_BIN" --version 2>/dev/null | sed 's/^/    /' || true
 
-echo "==> PostgreSQL for the control-plane tests"
+echo "==> Kafka-protocol broker (tansu) for the audit pipeline tests"
+GLITCH_TANSU_BIN="$(scripts/install-tansu.sh)"
+export GLITCH_TANSU_BIN
+"$GLITCH_TANSU_BIN" --version 2>/dev/null | sed 's/^/    /' || true
+
+echo "==> PostgreSQL for the control-plane and audit index tests"
 if [ -n "${GLITCH_TEST_DATABASE_URL:-}" ]; then
   echo "    using GLITCH_TEST_DATABASE_URL"
 elif (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then

@@ -62,7 +62,8 @@ pub struct SensorArgs {
     #[arg(long, env = "GLITCH_SENSOR_ID")]
     pub sensor_id: Option<String>,
 
-    /// Event log: file:DIR (kafka://HOST:PORT[,HOST:PORT...]/TOPIC arrives with the Kafka sink).
+    /// Event log: file:DIR, or kafka://HOST:PORT[,HOST:PORT...]/TOPIC (spooled to disk in the
+    /// state dir while Kafka is unreachable or slow).
     #[arg(
         long,
         env = "GLITCH_EVENTS",
@@ -136,4 +137,9 @@ pub struct SensorArgs {
     /// without their stored conversation.
     #[arg(long, env = "GLITCH_EVENT_QUEUE_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub event_queue_body_bytes: usize,
+
+    /// Kafka mode: size cap of the event spool in the state dir, in bytes. At the cap new events
+    /// are spooled without their conversation; 10% over it they are dropped (and counted).
+    #[arg(long, env = "GLITCH_SPOOL_MAX_BYTES", default_value_t = 1024 * 1024 * 1024)]
+    pub spool_max_bytes: u64,
 }

@@ -63,6 +63,20 @@ pub struct SensorMetrics {
     pub events_written: Counter,
     /// Failed event-log writes (retried; the events are kept).
     pub event_write_errors: Counter,
+    /// Kafka mode: bytes held by the event spool.
+    pub spool_bytes: Gauge,
+    /// Kafka mode: events spooled and not yet delivered to Kafka.
+    pub spool_events: Gauge,
+    /// Kafka mode: 1 while the spool is at its size cap.
+    pub spool_full: Gauge,
+    /// Kafka mode: events acknowledged by Kafka.
+    pub events_delivered: Counter,
+    /// Kafka mode: failed deliveries (retried from the spool).
+    pub kafka_delivery_errors: Counter,
+    /// Events spooled without their conversation because the spool was at its cap.
+    pub events_without_conversation: Counter,
+    /// Events dropped: spool past its cap's headroom, or refused by Kafka as too large.
+    pub events_dropped: Counter,
     /// Text segments whose findings came from the scan cache.
     pub scan_cache_hits: Counter,
     /// Text segments scanned.
@@ -158,6 +172,48 @@ impl SensorMetrics {
             "Failed event-log writes (retried, events kept)",
             event_write_errors.clone(),
         );
+        let spool_bytes = Gauge::default();
+        registry.register(
+            "spool_bytes",
+            "Bytes held by the Kafka event spool",
+            spool_bytes.clone(),
+        );
+        let spool_events = Gauge::default();
+        registry.register(
+            "spool_events",
+            "SecurityEvents spooled and not yet delivered to Kafka",
+            spool_events.clone(),
+        );
+        let spool_full = Gauge::default();
+        registry.register(
+            "spool_full",
+            "1 while the event spool is at its size cap",
+            spool_full.clone(),
+        );
+        let events_delivered = Counter::default();
+        registry.register(
+            "events_delivered",
+            "SecurityEvents acknowledged by Kafka",
+            events_delivered.clone(),
+        );
+        let kafka_delivery_errors = Counter::default();
+        registry.register(
+            "kafka_delivery_errors",
+            "Failed Kafka deliveries (retried from the spool)",
+            kafka_delivery_errors.clone(),
+        );
+        let events_without_conversation = Counter::default();
+        registry.register(
+            "events_without_conversation",
+            "SecurityEvents spooled without their conversation because the spool was at its cap",
+            events_without_conversation.clone(),
+        );
+        let events_dropped = Counter::default();
+        registry.register(
+            "events_dropped",
+            "SecurityEvents dropped (spool past its cap's headroom, or too large for Kafka)",
+            events_dropped.clone(),
+        );
         let scan_cache_hits = Counter::default();
         registry.register(
             "scan_cache_hits",
@@ -206,6 +262,13 @@ impl SensorMetrics {
             event_queue_depth,
             events_written,
             event_write_errors,
+            spool_bytes,
+            spool_events,
+            spool_full,
+            events_delivered,
+            kafka_delivery_errors,
+            events_without_conversation,
+            events_dropped,
         }
     }
 

@@ -381,6 +381,10 @@ fn own_error(ctx: &mut RequestContext, error: SensorError, authenticated: bool) 
     let mut response = error.into_response(&request_id);
     if authenticated {
         add_risk_headers(response.headers_mut(), ctx);
+    } else if let Ok(v) = HeaderValue::from_str(ctx.event_id()) {
+        // Unauthenticated callers learn nothing about the policy, but get the id of the
+        // event that records their request (to quote to an admin).
+        response.headers_mut().insert(EVENT_ID, v);
     }
     ctx.record_head(response.status().as_u16());
     ctx.finish("");

@@ -105,6 +105,7 @@ async fn health(State(app): State<Arc<AppState>>) -> Response<Body> {
         "has_config": app.config.has_config(),
         "event_log": app.events.target_label(),
         "event_log_status": if events_failing { "failing" } else { "ok" },
+        "event_spool": app.events.health().spool_json(),
         "sensor_id": app.identity.sensor_id,
         "region": app.identity.region,
         "upstream": app.upstream.label(),
@@ -320,6 +321,9 @@ pub async fn start(args: SensorArgs) -> Result<RunningSensor, StartError> {
             queue: args.event_queue,
             conversation_cap: args.event_conversation_cap_bytes,
             queue_body_bytes: args.event_queue_body_bytes,
+            spool_dir: args.state_dir.join("spool"),
+            spool_max_bytes: args.spool_max_bytes,
+            client_id: format!("glitch-sensor-{sensor_id}"),
         },
         metrics.clone(),
     )?;

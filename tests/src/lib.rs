@@ -7,6 +7,8 @@
     reason = "test support: a missing prerequisite must fail the test loudly, never skip it"
 )]
 
+pub mod audit_bench;
+pub mod pipeline;
 pub mod quality;
 pub mod shapes;
 

@@ -61,6 +61,7 @@ async fn glitch_up_runs_the_stack_for_claude_code() {
         "--sensor-admin-listen=127.0.0.1:0".into(),
         "--cp-listen=127.0.0.1:0".into(),
         "--grpc-listen=127.0.0.1:0".into(),
+        "--audit-listen=127.0.0.1:0".into(),
     ];
     let (mut up, lines) = ChildProcess::spawn_lines(
         &glitch_bin,
@@ -72,6 +73,7 @@ async fn glitch_up_runs_the_stack_for_claude_code() {
     let key = value_after(&lines, "X-Glitch-Key: ").to_owned();
     let token = value_after(&lines, "GLITCH_ADMIN_TOKEN=").to_owned();
     let cp_url = value_after(&lines, "GLITCH_CP_URL=").to_owned();
+    let audit_url = value_after(&lines, "glitch-console --api ").to_owned();
     assert!(key.starts_with("glitch_sk_") && key.len() >= 53, "{key}");
     let claude_path = claude_bin();
 
@@ -136,6 +138,52 @@ async fn glitch_up_runs_the_stack_for_claude_code() {
     assert_eq!(sensors.len(), 1, "{sensors:?}");
     assert_eq!(sensors[0]["connected"], true);
     assert_eq!(sensors[0]["applied_version"], version["version"]);
+
+    // The audit consumer indexed those Claude Code requests: one session with the allowed and
+    // the blocked request, the blocked one findable by detector type.
+    let http = reqwest::Client::new();
+    let mut sessions = Value::Null;
+    for _ in 0..100 {
+        sessions = http
+            .get(format!("{audit_url}/v1/sessions"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let blocked: u64 = sessions["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["blocked"].as_u64())
+            .sum();
+        if blocked > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let rows = sessions["results"].as_array().cloned().unwrap_or_default();
+    assert!(
+        rows.iter()
+            .any(|s| s["project_id"] == project_id.as_str() && s["blocked"].as_u64() >= Some(1)),
+        "{sessions}"
+    );
+    let blocked_events: Value = http
+        .get(format!(
+            "{audit_url}/v1/events?decision=blocked&detector_type=custom/bird&project_id={project_id}"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let first = &blocked_events["results"][0];
+    assert_eq!(first["status"], 403, "{blocked_events}");
+    assert!(!first["session_id"].as_str().unwrap_or_default().is_empty());
 
     // Revoking the key takes effect at once.
     let keys = glitch(&glitch_bin, &cp_url, &token, &["keys", "list", &project_id]);

@@ -1,6 +1,8 @@
-//! `glitch up`: the control plane (SQLite in the data dir) and a fleet-mode sensor in this
-//! process, a demo project on the `balanced` template with a fresh key, and the three Claude
-//! Code environment lines. Ctrl-C (or SIGTERM) drains the sensor, then stops the control plane.
+//! `glitch up`: the control plane (SQLite in the data dir), a fleet-mode sensor writing the file
+//! event log, and the audit consumer indexing it (SQLite) in this process; a demo project on the
+//! `balanced` template with a fresh key, and the Claude Code environment lines. Ctrl-C (or
+//! SIGTERM) drains the sensor, then stops the audit consumer (after it indexed the last events)
+//! and the control plane.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -37,6 +39,9 @@ pub struct UpArgs {
     /// Control-plane gRPC address.
     #[arg(long, default_value = "127.0.0.1:50051")]
     pub grpc_listen: SocketAddr,
+    /// Audit query API address (glitch-console --api).
+    #[arg(long, default_value = "127.0.0.1:8082")]
+    pub audit_listen: SocketAddr,
     /// Name of the demo project created (or reused) at start.
     #[arg(long, default_value = "demo")]
     pub project: String,
@@ -54,6 +59,9 @@ pub enum UpError {
     /// The sensor did not start.
     #[error("sensor: {0}")]
     Sensor(String),
+    /// The audit consumer did not start.
+    #[error("audit consumer: {0}")]
+    Audit(String),
     /// Setting up the demo project failed.
     #[error("demo project: {0}")]
     Demo(#[from] crate::api::ApiError),
@@ -139,6 +147,15 @@ pub async fn run(args: UpArgs) -> Result<(), UpError> {
     let sensor = glitch_sensor::start(sensor_args)
         .await
         .map_err(|e| UpError::Sensor(e.to_string()))?;
+    let mut audit_args = glitch_audit_consumer::AuditArgs::for_tests(
+        &format!("file:{}", args.data_dir.join("events").display()),
+        &format!("sqlite://{}", args.data_dir.join("audit.db").display()),
+        &token,
+    );
+    audit_args.listen = args.audit_listen;
+    let audit = glitch_audit_consumer::start(audit_args)
+        .await
+        .map_err(|e| UpError::Audit(e.to_string()))?;
     // Wait until the sensor enforces a config that includes the new key.
     for _ in 0..100 {
         if sensor.app.config.has_config() && !sensor.app.config.is_stale() {
@@ -148,9 +165,10 @@ pub async fn run(args: UpArgs) -> Result<(), UpError> {
     }
 
     println!(
-        "Glitch is running: sensor http://{}, control plane {}",
+        "Glitch is running: sensor http://{}, control plane {}, audit API {}",
         sensor.addr,
-        control_plane.rest_url()
+        control_plane.rest_url(),
+        audit.api_url()
     );
     println!();
     println!("Point Claude Code at it:");
@@ -164,11 +182,15 @@ pub async fn run(args: UpArgs) -> Result<(), UpError> {
     }
     println!("  export GLITCH_CP_URL={}", control_plane.rest_url());
     println!();
+    println!("Browse the audit log by Claude Code session:");
+    println!("  glitch-console --api {}", audit.api_url());
+    println!();
     println!("Project {project_id} uses the balanced template. Ctrl-C stops everything.");
 
     glitch_process::shutdown_signal().await;
-    tracing::info!("stopping: draining the sensor, then the control plane");
+    tracing::info!("stopping: draining the sensor, then the audit consumer and the control plane");
     sensor.shutdown().await;
+    audit.shutdown().await;
     control_plane.shutdown().await;
     Ok(())
 }

@@ -646,7 +646,9 @@ fn link_excerpt(text: &str, start: usize, end: usize, shown: &str) -> String {
 fn hide_other_values(text: &str, findings: &mut [Finding]) {
     let hidden: Vec<(usize, usize)> = findings
         .iter()
-        .filter(|f| is_sensitive(&f.detector_type) || &*f.detector_type == crate::links::UNKNOWN_LINKS)
+        .filter(|f| {
+            is_sensitive(&f.detector_type) || &*f.detector_type == crate::links::UNKNOWN_LINKS
+        })
         .map(|f| f.span)
         .collect();
     if hidden.is_empty() || findings.len() < 2 {
@@ -829,7 +831,10 @@ mod tests {
         assert!(!for_aws.contains("R3dact3d"), "{for_aws}");
         assert!(for_aws.contains("and token ********"), "{for_aws}");
         assert!(!for_ghp.contains("Q3T5X7"), "{for_ghp}");
-        assert!(for_ghp.contains("=******** and token [ghp_********]"), "{for_ghp}");
+        assert!(
+            for_ghp.contains("=******** and token [ghp_********]"),
+            "{for_ghp}"
+        );
         // Without other values the excerpt is unchanged.
         assert_eq!(
             excerpt_with(&text, a.0, a.1, Shown::Masked, &[]),

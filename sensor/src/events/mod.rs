@@ -4,6 +4,13 @@
 //! thread turns drafts into protobuf records — building the stored conversation (matched secrets
 //! masked, size capped) off the request path — and appends them to the event log in batches,
 //! one fsync per batch. A failing disk is retried forever: events are never dropped.
+//!
+//! With `file:DIR` that log is the event log itself. With `kafka://...` it is the spool in
+//! `STATE_DIR/spool` (`spool.rs`), and a forwarder thread (`kafka.rs`) delivers it to Kafka in
+//! order, so the request path never waits on Kafka and an outage only grows the spool.
+
+pub mod kafka;
+pub mod spool;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -18,6 +25,8 @@ use glitch_proto::events::v1::{Conversation, SecurityEvent};
 use prost::Message;
 use tokio::sync::mpsc;
 
+use self::kafka::KafkaTarget;
+use self::spool::{SpoolAdmission, SpoolShared};
 use crate::conversation::{ConversationBuilder, mask_text};
 use crate::metrics::SensorMetrics;
 
@@ -26,10 +35,12 @@ use crate::metrics::SensorMetrics;
 pub enum EventsTarget {
     /// `file:DIR`: the embedded segment log.
     File(PathBuf),
+    /// `kafka://HOST:PORT[,HOST:PORT...]/TOPIC`, spooled in the state dir.
+    Kafka(KafkaTarget),
 }
 
 impl EventsTarget {
-    /// Parses `file:DIR`. Kafka targets are recognised and refused until the Kafka sink exists.
+    /// Parses `file:DIR` or `kafka://HOST:PORT[,HOST:PORT...]/TOPIC`.
     pub fn parse(spec: &str) -> Result<Self, String> {
         if let Some(dir) = spec.strip_prefix("file:") {
             if dir.is_empty() {
@@ -39,10 +50,8 @@ impl EventsTarget {
             }
             return Ok(EventsTarget::File(PathBuf::from(dir)));
         }
-        if spec.starts_with("kafka://") {
-            return Err(
-                "--events kafka://... is not supported by this build yet; use file:DIR".into(),
-            );
+        if let Some(rest) = spec.strip_prefix("kafka://") {
+            return KafkaTarget::parse(rest).map(EventsTarget::Kafka);
         }
         Err(format!(
             "--events must be file:DIR or kafka://HOST:PORT/TOPIC, got {spec:?}"
@@ -53,6 +62,7 @@ impl EventsTarget {
     pub fn label(&self) -> String {
         match self {
             EventsTarget::File(dir) => format!("file:{}", dir.display()),
+            EventsTarget::Kafka(target) => target.label(),
         }
     }
 }
@@ -89,12 +99,32 @@ pub struct EventDraft {
 #[derive(Debug, Default)]
 pub struct EventSinkHealth {
     failing: AtomicBool,
+    spool: Option<Arc<SpoolShared>>,
 }
 
 impl EventSinkHealth {
-    /// True while writes are failing (events are being retried).
+    /// True while writes are failing (events are being retried), or, in Kafka mode, while
+    /// deliveries fail or the spool is at its cap.
     pub fn is_failing(&self) -> bool {
         self.failing.load(Ordering::Relaxed)
+            || self.spool.as_ref().is_some_and(|spool| {
+                spool.kafka_failing.load(Ordering::Relaxed) || spool.full.load(Ordering::Relaxed)
+            })
+    }
+
+    /// The Kafka mode's spool and delivery state for `/health`; `None` for `file:DIR`.
+    pub fn spool_json(&self) -> Option<serde_json::Value> {
+        let spool = self.spool.as_ref()?;
+        Some(serde_json::json!({
+            "kafka": spool.label,
+            "kafka_status": if spool.kafka_failing.load(Ordering::Relaxed) { "failing" } else { "ok" },
+            "kafka_last_error": spool.last_error(),
+            "spool_dir": spool.dir.display().to_string(),
+            "spool_bytes": spool.bytes.load(Ordering::Relaxed),
+            "spool_events": spool.events.load(Ordering::Relaxed),
+            "spool_max_bytes": spool.cap,
+            "spool_full": spool.full.load(Ordering::Relaxed),
+        }))
     }
 }
 
@@ -151,21 +181,32 @@ pub enum EventSinkError {
     /// The writer thread could not be started.
     #[error("cannot start event writer thread: {0}")]
     Thread(std::io::Error),
+    /// The Kafka producer could not be created (bad client configuration).
+    #[error("cannot create the Kafka producer: {0}")]
+    Kafka(rdkafka::error::KafkaError),
 }
 
-/// The running writer; join it after every [`EventSink`] clone is dropped to flush.
+/// The running writer (and forwarder); join it after every [`EventSink`] clone is dropped to
+/// flush.
 #[derive(Debug)]
 pub struct EventWriterHandle {
     thread: Option<JoinHandle<()>>,
+    forwarder: Option<JoinHandle<()>>,
 }
 
 impl EventWriterHandle {
-    /// Waits until every queued event is written (call after dropping all senders).
+    /// Waits until every queued event is written (call after dropping all senders); in Kafka
+    /// mode also until the spool is delivered (or the forwarder's shutdown deadline passed —
+    /// what is left is delivered after the next start).
     pub async fn flush_and_join(mut self) {
-        if let Some(thread) = self.thread.take() {
+        for (name, thread) in [
+            ("event writer", self.thread.take()),
+            ("Kafka forwarder", self.forwarder.take()),
+        ] {
+            let Some(thread) = thread else { continue };
             let joined = tokio::task::spawn_blocking(move || thread.join()).await;
             if !matches!(joined, Ok(Ok(()))) {
-                tracing::error!("event writer thread ended abnormally");
+                tracing::error!("{name} thread ended abnormally");
             }
         }
     }
@@ -180,6 +221,12 @@ pub struct EventSinkOptions {
     pub conversation_cap: usize,
     /// Request-body bytes the queue may hold before conversations are left out.
     pub queue_body_bytes: usize,
+    /// Kafka mode: where the spool lives (`STATE_DIR/spool`).
+    pub spool_dir: PathBuf,
+    /// Kafka mode: the spool's size cap in bytes.
+    pub spool_max_bytes: u64,
+    /// Kafka mode: the producer's `client.id`.
+    pub client_id: String,
 }
 
 impl EventSink {
@@ -189,10 +236,23 @@ impl EventSink {
         options: EventSinkOptions,
         metrics: Arc<SensorMetrics>,
     ) -> Result<(EventSink, EventWriterHandle), EventSinkError> {
-        let EventsTarget::File(dir) = target;
-        let writer = EventLogWriter::open(dir, WriterOptions::default())?;
+        let (writer, spool, forwarder) = match target {
+            EventsTarget::File(dir) => (
+                EventLogWriter::open(dir, WriterOptions::default())?,
+                None,
+                None,
+            ),
+            EventsTarget::Kafka(kafka) => {
+                let (writer, shared, forwarder) =
+                    start_spool(kafka, &options, target.label(), metrics.clone())?;
+                (writer, Some(shared), Some(forwarder))
+            }
+        };
         let (tx, rx) = mpsc::channel(options.queue.max(1));
-        let health = Arc::new(EventSinkHealth::default());
+        let health = Arc::new(EventSinkHealth {
+            failing: AtomicBool::new(false),
+            spool: spool.clone(),
+        });
         let thread_health = health.clone();
         let budget = Arc::new(BodyBudget {
             queued: AtomicUsize::new(0),
@@ -210,7 +270,12 @@ impl EventSink {
                     &thread_budget,
                     &metrics,
                     &thread_health,
-                )
+                    spool.as_deref(),
+                );
+                if let Some(spool) = &spool {
+                    spool.writer_done.store(true, Ordering::Release);
+                    spool.doorbell.notify_one();
+                }
             })
             .map_err(EventSinkError::Thread)?;
         Ok((
@@ -222,6 +287,7 @@ impl EventSink {
             },
             EventWriterHandle {
                 thread: Some(thread),
+                forwarder,
             },
         ))
     }
@@ -248,6 +314,58 @@ impl EventSink {
 }
 
 const MAX_BATCH: usize = 1024;
+/// A batch also stops growing at this many encoded bytes.
+const MAX_BATCH_BYTES: usize = 8 * 1024 * 1024;
+
+/// Why a conversation is left out of an event when the Kafka spool is at its cap.
+pub const OMITTED_SPOOL_FULL: &str = "event spool at its size cap (Kafka unreachable or slow)";
+
+/// Opens the Kafka mode's spool, counts the backlog a previous run left, creates the producer and
+/// starts the forwarder.
+fn start_spool(
+    kafka: &KafkaTarget,
+    options: &EventSinkOptions,
+    label: String,
+    metrics: Arc<SensorMetrics>,
+) -> Result<(EventLogWriter, Arc<SpoolShared>, JoinHandle<()>), EventSinkError> {
+    let dir = options.spool_dir.clone();
+    let writer = EventLogWriter::open(
+        &dir,
+        WriterOptions {
+            segment_bytes: spool::SPOOL_SEGMENT_BYTES,
+        },
+    )?;
+    let shared = Arc::new(SpoolShared::new(
+        dir.clone(),
+        options.spool_max_bytes,
+        label,
+    ));
+    let backlog = spool::count_records(&dir, spool::read_delivered(&dir))?;
+    shared.events.store(backlog, Ordering::Relaxed);
+    shared.bytes.store(writer.total_bytes(), Ordering::Relaxed);
+    shared
+        .full
+        .store(writer.total_bytes() >= shared.cap, Ordering::Relaxed);
+    metrics.spool_events.set(gauge(backlog));
+    metrics.spool_bytes.set(gauge(writer.total_bytes()));
+    if backlog > 0 {
+        tracing::info!(backlog, spool = %dir.display(), "delivering events spooled by a previous run");
+    }
+    let producer = kafka::producer(kafka, &options.client_id).map_err(EventSinkError::Kafka)?;
+    let forwarder = kafka::spawn_forwarder(
+        producer,
+        kafka.clone(),
+        options.client_id.clone(),
+        shared.clone(),
+        metrics,
+    )
+    .map_err(EventSinkError::Thread)?;
+    Ok((writer, shared, forwarder))
+}
+
+fn gauge(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
 
 fn writer_loop(
     mut writer: EventLogWriter,
@@ -256,30 +374,96 @@ fn writer_loop(
     budget: &BodyBudget,
     metrics: &SensorMetrics,
     health: &EventSinkHealth,
+    spool: Option<&SpoolShared>,
 ) {
     let mut batch: Vec<Vec<u8>> = Vec::with_capacity(MAX_BATCH);
+    let mut batch_bytes = 0usize;
     while let Some(first) = rx.blocking_recv() {
-        let mut take = |draft: EventDraft| {
+        let mut take = |mut draft: EventDraft, pending: usize| -> Option<Vec<u8>> {
             let body_len = draft.body.as_ref().map_or(0, Bytes::len);
-            let record = finish(draft, &mut builder);
             budget.queued.fetch_sub(body_len, Ordering::Relaxed);
-            record
+            let Some(spool) = spool else {
+                return Some(finish(draft, &mut builder));
+            };
+            match spool.admission(pending as u64) {
+                SpoolAdmission::Whole => {}
+                SpoolAdmission::WithoutConversation => {
+                    draft.body = None;
+                    draft.response_text.clear();
+                    draft.omitted_reason = Some(OMITTED_SPOOL_FULL);
+                    metrics.events_without_conversation.inc();
+                }
+                SpoolAdmission::Drop => {
+                    metrics.events_dropped.inc();
+                    return None;
+                }
+            }
+            let key = if draft.event.session_id.is_empty() {
+                draft.event.event_id.clone()
+            } else {
+                draft.event.session_id.clone()
+            };
+            Some(spool::encode_frame(&key, &finish(draft, &mut builder)))
         };
-        batch.push(take(first));
-        while batch.len() < MAX_BATCH {
+        if let Some(record) = take(first, batch_bytes) {
+            batch_bytes += record.len();
+            batch.push(record);
+        }
+        while batch.len() < MAX_BATCH && batch_bytes < MAX_BATCH_BYTES {
             match rx.try_recv() {
-                Ok(draft) => batch.push(take(draft)),
+                Ok(draft) => {
+                    if let Some(record) = take(draft, batch_bytes) {
+                        batch_bytes += record.len();
+                        batch.push(record);
+                    }
+                }
                 Err(_) => break,
             }
         }
-        write_with_retry(&mut writer, &batch, metrics, health);
-        metrics.events_written.inc_by(batch.len() as u64);
+        if !batch.is_empty() {
+            write_with_retry(&mut writer, &batch, metrics, health);
+            metrics.events_written.inc_by(batch.len() as u64);
+            if let Some(spool) = spool {
+                after_spool_write(&mut writer, spool, batch.len() as u64, metrics);
+            }
+        }
         metrics
             .event_queue_depth
             .set(i64::try_from(rx.len()).unwrap_or(i64::MAX));
         batch.clear();
+        batch_bytes = 0;
     }
     tracing::debug!(dir = %writer.dir().display(), "event writer drained and stopped");
+}
+
+/// Kafka mode: accounts for a written batch and rings the forwarder.
+fn after_spool_write(
+    writer: &mut EventLogWriter,
+    spool: &SpoolShared,
+    events: u64,
+    metrics: &SensorMetrics,
+) {
+    let bytes = writer
+        .refresh_total_bytes()
+        .unwrap_or_else(|_| writer.total_bytes());
+    spool.bytes.store(bytes, Ordering::Relaxed);
+    let backlog = spool.events.fetch_add(events, Ordering::Relaxed) + events;
+    metrics.spool_bytes.set(gauge(bytes));
+    metrics.spool_events.set(gauge(backlog));
+    let full = bytes >= spool.cap;
+    if full != spool.full.swap(full, Ordering::Relaxed) {
+        metrics.spool_full.set(i64::from(full));
+        if full {
+            tracing::error!(
+                spool_bytes = bytes,
+                cap = spool.cap,
+                "event spool reached its size cap: new events are spooled without their conversation, and dropped past 10% over the cap, until Kafka catches up"
+            );
+        } else {
+            tracing::info!(spool_bytes = bytes, "event spool back under its size cap");
+        }
+    }
+    spool.doorbell.notify_one();
 }
 
 fn write_with_retry(
@@ -394,7 +578,14 @@ mod tests {
             EventsTarget::File("/tmp/x".into())
         );
         assert!(EventsTarget::parse("file:").is_err());
-        assert!(EventsTarget::parse("kafka://h:9092/t").is_err());
+        assert_eq!(
+            EventsTarget::parse("kafka://h:9092,k:9093/t").unwrap(),
+            EventsTarget::Kafka(KafkaTarget {
+                brokers: "h:9092,k:9093".into(),
+                topic: "t".into()
+            })
+        );
+        assert!(EventsTarget::parse("kafka://h/t").is_err());
         assert!(EventsTarget::parse("s3://bucket").is_err());
     }
 

@@ -4,6 +4,7 @@
 //! at 1 and 64 connections, 76 KB and 1 KB bodies), requests per second, added time to first
 //! SSE byte, inter-event gaps of relayed streams, and the sensor's peak RSS with 500 open streams.
 //! Run: `cargo run --release -p glitch-e2e --bin glitch-bench -- sensor`
+//! `glitch-bench audit`: the audit pipeline (see `glitch_e2e::audit_bench`).
 
 #![allow(clippy::print_stdout, reason = "a benchmark prints its numbers")]
 #![allow(
@@ -268,6 +269,10 @@ async fn main() {
         propagation_bench().await;
         return;
     }
+    if what == "audit" {
+        glitch_e2e::audit_bench::run(std::env::var("GLITCH_BENCH_QUICK").is_ok()).await;
+        return;
+    }
     if what != "sensor" {
         eprintln_usage();
         return;
@@ -515,7 +520,7 @@ fn cpu_model() -> String {
 
 #[allow(clippy::print_stderr, reason = "usage message")]
 fn eprintln_usage() {
-    eprintln!("usage: glitch-bench sensor|detect|quality|parse|propagation");
+    eprintln!("usage: glitch-bench sensor|detect|quality|parse|propagation|audit");
 }
 
 /// A REST call to the control plane with the bench's admin token.

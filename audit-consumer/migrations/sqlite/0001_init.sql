@@ -1,0 +1,93 @@
+-- glitch-audit-consumer index, SQLite flavour (keep in step with ../postgres/0001_init.sql).
+-- Times are Unix milliseconds. Booleans are 0/1 integers.
+
+-- One row per SecurityEvent, idempotent by event_id. `body` is the event's protobuf bytes as
+-- read from the log, zstd-compressed (see src/body.rs; GET /v1/events/{id} decodes
+-- it); the other columns are copies of fields used for filtering and ordering (long text values
+-- are cut to fit an index entry).
+CREATE TABLE events (
+    event_id TEXT NOT NULL PRIMARY KEY,
+    time_ms INTEGER NOT NULL,
+    project_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    sensor_id TEXT NOT NULL,
+    region TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    model TEXT NOT NULL,
+    stream INTEGER NOT NULL,
+    decision TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    upstream_status INTEGER NOT NULL,
+    blocked INTEGER NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    latency_total_ms REAL NOT NULL,
+    body BLOB NOT NULL
+);
+
+-- GET /v1/events (newest first), with and without each filter; retention (oldest first).
+CREATE INDEX events_time ON events (time_ms, event_id);
+CREATE INDEX events_project_time ON events (project_id, time_ms, event_id);
+CREATE INDEX events_session_time ON events (session_id, time_ms, event_id);
+CREATE INDEX events_path_time ON events (path, time_ms, event_id);
+CREATE INDEX events_decision_time ON events (decision, time_ms, event_id);
+CREATE INDEX events_status_time ON events (status, time_ms, event_id);
+
+-- The detector types of each event's findings (one row per distinct type), for
+-- GET /v1/events?detector_type=; time and project are copied here so that filter pages in order.
+CREATE TABLE event_detectors (
+    detector_type TEXT NOT NULL,
+    time_ms INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    PRIMARY KEY (detector_type, time_ms, event_id)
+) WITHOUT ROWID;
+CREATE INDEX event_detectors_time ON event_detectors (time_ms);
+
+-- Sessions: totals over the events indexed with a non-empty session_id.
+CREATE TABLE sessions (
+    project_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    requests INTEGER NOT NULL,
+    blocked INTEGER NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    PRIMARY KEY (project_id, session_id)
+);
+CREATE INDEX sessions_last_seen ON sessions (last_seen, project_id, session_id);
+CREATE INDEX sessions_project_last_seen ON sessions (project_id, last_seen, session_id);
+
+-- The distinct models of each session.
+CREATE TABLE session_models (
+    project_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    PRIMARY KEY (project_id, session_id, model)
+) WITHOUT ROWID;
+
+-- Records that could not be indexed (undecodable, no event_id, corrupt in the log). One row per
+-- (source, partition, position), so a replayed record is not dead-lettered twice.
+CREATE TABLE dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    position TEXT NOT NULL,
+    record_key BLOB,
+    raw BLOB NOT NULL,
+    raw_len INTEGER NOT NULL,
+    error TEXT NOT NULL,
+    received_ms INTEGER NOT NULL,
+    UNIQUE (source, partition, position)
+);
+CREATE INDEX dead_letters_received ON dead_letters (received_ms);
+
+-- Where a file source has read up to, written in the same transaction as the events it covers.
+CREATE TABLE consumer_positions (
+    source TEXT NOT NULL PRIMARY KEY,
+    position TEXT NOT NULL,
+    updated_ms INTEGER NOT NULL
+);

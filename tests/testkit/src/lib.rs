@@ -1,0 +1,14 @@
+//! Test support shared by the workspace's integration tests: real PostgreSQL databases
+//! ([`postgres`]) and a real Kafka-protocol broker ([`kafka`], tansu). Nothing here is mocked and
+//! nothing is skipped: a missing prerequisite fails the test with what to install.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr,
+    reason = "test support: a missing prerequisite must fail the test loudly, never skip it"
+)]
+
+pub mod kafka;
+pub mod postgres;
