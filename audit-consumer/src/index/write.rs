@@ -400,6 +400,7 @@ fn bind_pg_events<'q>(q: PgQuery<'q>, ev: &'q [EventRow]) -> PgQuery<'q> {
 }
 
 async fn write_postgres(pool: &PgPool, batch: &Batch) -> Result<WriteOutcome, IndexError> {
+    let t0 = std::time::Instant::now();
     let mut tx = pool.begin().await?;
     let mut inserted_ids = HashSet::with_capacity(batch.events.len());
     if !batch.events.is_empty() {
@@ -410,6 +411,7 @@ async fn write_postgres(pool: &PgPool, batch: &Batch) -> Result<WriteOutcome, In
             inserted_ids.insert(row.try_get::<String, _>(0)?);
         }
     }
+    let t1 = t0.elapsed();
     let plan = plan(&batch.events, inserted_ids);
     let d = &plan.detectors;
     if !d.is_empty() {
@@ -470,7 +472,9 @@ async fn write_postgres(pool: &PgPool, batch: &Batch) -> Result<WriteOutcome, In
             .execute(&mut *tx)
             .await?;
     }
+    let t2 = t0.elapsed();
     tx.commit().await?;
+    tracing::info!(?t1, ?t2, t3 = ?t0.elapsed(), "PGPHASES");
     Ok(WriteOutcome {
         inserted: plan.inserted,
         duplicates: batch.events.len() - plan.inserted,

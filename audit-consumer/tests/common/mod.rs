@@ -142,10 +142,12 @@ pub async fn count_rows(db: &TestDb, sql: &str) -> i64 {
             return 0;
         }
         let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-        sqlx::query_scalar::<_, i64>(sql)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap()
+        match sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut conn).await {
+            Ok(n) => n,
+            // Created but not migrated yet: no rows.
+            Err(e) if e.to_string().contains("no such table") => 0,
+            Err(e) => panic!("{sql}: {e}"),
+        }
     } else {
         use sqlx::Connection;
         let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
