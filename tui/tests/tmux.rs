@@ -97,6 +97,7 @@ fn event(n: u64, ms: i64, session: &str, decision: &str, path: &str) -> Security
                 direction: "input".into(),
                 location: "messages[3].content[0]".into(),
                 excerpt: "the deploy script uses [AKIA********] for the bucket, rotate it?".into(),
+                opinions: Vec::new(),
             }]
         } else {
             vec![]
@@ -140,8 +141,10 @@ fn write_events(dir: &Path, events: &[SecurityEvent]) {
         .unwrap_or_else(|e| panic!("cannot write events: {e}"));
 }
 
-/// A workspace binary in this test's profile, built first (cargo is a no-op when fresh).
-fn workspace_bin(package: &str, name: &str) -> PathBuf {
+/// A workspace binary in this test's profile, built first (cargo is a no-op when fresh). Built
+/// from the workspace root like `cargo test --workspace` builds it, so the features match and
+/// nothing is rebuilt.
+fn workspace_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
     let mut profile_dir = exe
         .parent()
@@ -156,19 +159,16 @@ fn workspace_bin(package: &str, name: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("no target dir above {}", profile_dir.display()));
     let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     build
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
         .env("CARGO_TARGET_DIR", &target_dir)
-        .args(["build", "--quiet", "-p", package, "--bin", name]);
+        .args(["build", "--quiet", "--bin", name]);
     if profile_dir.file_name().is_some_and(|n| n == "release") {
         build.arg("--release");
     }
     let status = build
         .status()
         .unwrap_or_else(|e| panic!("cannot run cargo build for {name}: {e}"));
-    assert!(
-        status.success(),
-        "cargo build -p {package} --bin {name} failed"
-    );
+    assert!(status.success(), "cargo build --bin {name} failed");
     let bin = profile_dir.join(name);
     assert!(bin.exists(), "{} missing after building", bin.display());
     bin
@@ -188,7 +188,7 @@ impl Drop for Consumer {
 }
 
 fn start_consumer(events: &Path, index: &Path) -> Consumer {
-    let bin = workspace_bin("glitch-audit-consumer", "glitch-audit-consumer");
+    let bin = workspace_bin("glitch-audit-consumer");
     let mut child = Command::new(&bin)
         .args([
             "--events".to_owned(),

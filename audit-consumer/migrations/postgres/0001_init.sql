@@ -1,23 +1,24 @@
 -- glitch-audit-consumer index, PostgreSQL flavour (keep in step with ../sqlite/0001_init.sql).
--- Times are Unix milliseconds. Booleans are BOOLEAN.
+-- Times are Unix milliseconds. Booleans are BOOLEAN. Text is COLLATE "C" (byte order, like
+-- SQLite's BINARY: the same sort order on both databases, and fast index comparisons).
 
 -- One row per SecurityEvent, idempotent by event_id. `body` is the event's protobuf bytes as
 -- read from the log, zstd-compressed (see src/body.rs; GET /v1/events/{id} decodes
 -- it); the other columns are copies of fields used for filtering and ordering (long text values
 -- are cut to fit an index entry).
 CREATE TABLE events (
-    event_id TEXT NOT NULL PRIMARY KEY,
+    event_id TEXT COLLATE "C" NOT NULL PRIMARY KEY,
     time_ms BIGINT NOT NULL,
-    project_id TEXT NOT NULL,
-    session_id TEXT NOT NULL,
-    sensor_id TEXT NOT NULL,
-    region TEXT NOT NULL,
-    key_id TEXT NOT NULL,
-    method TEXT NOT NULL,
-    path TEXT NOT NULL,
-    model TEXT NOT NULL,
+    project_id TEXT COLLATE "C" NOT NULL,
+    session_id TEXT COLLATE "C" NOT NULL,
+    sensor_id TEXT COLLATE "C" NOT NULL,
+    region TEXT COLLATE "C" NOT NULL,
+    key_id TEXT COLLATE "C" NOT NULL,
+    method TEXT COLLATE "C" NOT NULL,
+    path TEXT COLLATE "C" NOT NULL,
+    model TEXT COLLATE "C" NOT NULL,
     stream BOOLEAN NOT NULL,
-    decision TEXT NOT NULL,
+    decision TEXT COLLATE "C" NOT NULL,
     status BIGINT NOT NULL,
     upstream_status BIGINT NOT NULL,
     blocked BOOLEAN NOT NULL,
@@ -42,18 +43,18 @@ CREATE INDEX events_status_time ON events (status, time_ms, event_id);
 -- The detector types of each event's findings (one row per distinct type), for
 -- GET /v1/events?detector_type=; time and project are copied here so that filter pages in order.
 CREATE TABLE event_detectors (
-    detector_type TEXT NOT NULL,
+    detector_type TEXT COLLATE "C" NOT NULL,
     time_ms BIGINT NOT NULL,
-    event_id TEXT NOT NULL,
-    project_id TEXT NOT NULL,
+    event_id TEXT COLLATE "C" NOT NULL,
+    project_id TEXT COLLATE "C" NOT NULL,
     PRIMARY KEY (detector_type, time_ms, event_id)
 );
 CREATE INDEX event_detectors_time ON event_detectors (time_ms);
 
 -- Sessions: totals over the events indexed with a non-empty session_id.
 CREATE TABLE sessions (
-    project_id TEXT NOT NULL,
-    session_id TEXT NOT NULL,
+    project_id TEXT COLLATE "C" NOT NULL,
+    session_id TEXT COLLATE "C" NOT NULL,
     first_seen BIGINT NOT NULL,
     last_seen BIGINT NOT NULL,
     requests BIGINT NOT NULL,
@@ -67,9 +68,9 @@ CREATE INDEX sessions_project_last_seen ON sessions (project_id, last_seen, sess
 
 -- The distinct models of each session.
 CREATE TABLE session_models (
-    project_id TEXT NOT NULL,
-    session_id TEXT NOT NULL,
-    model TEXT NOT NULL,
+    project_id TEXT COLLATE "C" NOT NULL,
+    session_id TEXT COLLATE "C" NOT NULL,
+    model TEXT COLLATE "C" NOT NULL,
     PRIMARY KEY (project_id, session_id, model)
 );
 
@@ -77,13 +78,13 @@ CREATE TABLE session_models (
 -- (source, partition, position), so a replayed record is not dead-lettered twice.
 CREATE TABLE dead_letters (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    source TEXT NOT NULL,
+    source TEXT COLLATE "C" NOT NULL,
     partition BIGINT NOT NULL,
-    position TEXT NOT NULL,
+    position TEXT COLLATE "C" NOT NULL,
     record_key BYTEA,
     raw BYTEA NOT NULL,
     raw_len BIGINT NOT NULL,
-    error TEXT NOT NULL,
+    error TEXT COLLATE "C" NOT NULL,
     received_ms BIGINT NOT NULL,
     UNIQUE (source, partition, position)
 );
@@ -91,7 +92,7 @@ CREATE INDEX dead_letters_received ON dead_letters (received_ms);
 
 -- Where a file source has read up to, written in the same transaction as the events it covers.
 CREATE TABLE consumer_positions (
-    source TEXT NOT NULL PRIMARY KEY,
-    position TEXT NOT NULL,
+    source TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+    position TEXT COLLATE "C" NOT NULL,
     updated_ms BIGINT NOT NULL
 );

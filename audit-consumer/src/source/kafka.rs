@@ -252,6 +252,9 @@ impl KafkaSource {
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "1000")
             .set("topic.metadata.refresh.interval.ms", "10000")
+            // Large fetches: fewer round trips while catching up on a backlog.
+            .set("max.partition.fetch.bytes", "8388608")
+            .set("fetch.wait.max.ms", "10")
             .set("statistics.interval.ms", STATS_INTERVAL_MS);
         c
     }
