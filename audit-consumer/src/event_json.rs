@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use glitch_proto::events::v1::{Conversation, Finding, Latency, Risk, SecurityEvent};
+use glitch_proto::events::v1::{Conversation, Finding, Latency, LlmStage, Risk, SecurityEvent};
 use serde_json::{Map, Value, json};
 
 use crate::time::{rfc3339_ms, timestamp_ms};
@@ -82,7 +82,28 @@ fn summary_map(e: &SecurityEvent) -> Map<String, Value> {
     m.insert("trace_id".into(), json!(e.trace_id));
     m.insert("request_bytes".into(), json!(e.request_bytes));
     m.insert("response_bytes".into(), json!(e.response_bytes));
+    m.insert("llm".into(), e.llm.as_ref().map_or(Value::Null, llm_json));
+    m.insert("follow_up_of".into(), json!(e.follow_up_of));
     m
+}
+
+fn llm_json(l: &LlmStage) -> Value {
+    let scores: BTreeMap<&str, Value> = l
+        .scores
+        .iter()
+        .map(|(t, c)| (t.as_str(), confidence(*c)))
+        .collect();
+    json!({
+        "status": l.status,
+        "mode": l.mode,
+        "failure_action": l.failure_action,
+        "latency_ms": millis(l.latency_ms),
+        "calls": l.calls,
+        "cache_hits": l.cache_hits,
+        "skipped_windows": l.skipped_windows,
+        "errors": l.errors,
+        "scores": scores,
+    })
 }
 
 /// A confidence as stored (`f32`) shown without float noise: 0.9, not 0.8999999761581421.
@@ -117,6 +138,11 @@ fn finding_json(f: &Finding) -> Value {
         "direction": f.direction,
         "location": f.location,
         "excerpt": f.excerpt,
+        "opinions": f.opinions.iter().map(|o| json!({
+            "source": o.source,
+            "confidence": confidence(o.confidence),
+            "classifier": o.classifier,
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -185,6 +211,7 @@ mod tests {
                 direction: "input".into(),
                 location: "messages[0].content[0]".into(),
                 excerpt: "key AKIA****************".into(),
+                opinions: Vec::new(),
             }],
             status: 403,
             upstream_status: 0,
@@ -220,6 +247,8 @@ mod tests {
             trace_id: String::new(),
             request_bytes: 321,
             response_bytes: 0,
+            llm: None,
+            follow_up_of: String::new(),
         }
     }
 
@@ -259,10 +288,14 @@ mod tests {
             "trace_id",
             "request_bytes",
             "response_bytes",
+            "llm",
+            "follow_up_of",
         ] {
             assert!(keys.contains(&name), "missing {name}");
         }
-        assert_eq!(keys.len(), 31, "{keys:?}");
+        assert_eq!(keys.len(), 33, "{keys:?}");
+        assert_eq!(v["llm"], Value::Null);
+        assert_eq!(v["findings"][0]["opinions"], json!([]));
         assert_eq!(v["time"], "2026-01-02T03:04:05.678Z");
         assert_eq!(v["stream"], true);
         assert_eq!(v["status"], 403);

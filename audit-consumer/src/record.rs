@@ -101,6 +101,9 @@ pub struct EventRow {
     pub latency_total_ms: f64,
     /// Distinct, non-empty detector types of the findings.
     pub detector_types: Vec<String>,
+    /// A follow-up event (an async classifier verdict about an earlier request): not counted
+    /// as a request in its session's totals.
+    pub follow_up: bool,
     /// The record's bytes as read, in their stored form ([`crate::body`]).
     pub body: Vec<u8>,
     /// Where it came from.
@@ -242,6 +245,7 @@ fn row_from_event(e: SecurityEvent, body: Vec<u8>, origin: RecordRef) -> EventRo
             0.0
         },
         detector_types,
+        follow_up: !e.follow_up_of.is_empty(),
         event_id: e.event_id,
         body,
         origin,

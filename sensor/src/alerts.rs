@@ -62,8 +62,12 @@ pub struct Alert {
     pub path: String,
     /// Decision of the request.
     pub decision: String,
-    /// The findings with action `alert`.
+    /// The findings with action `alert` (in a follow-up event also `block`: an async classifier
+    /// verdict that would have blocked the already-forwarded request).
     pub findings: Vec<AlertFinding>,
+    /// For an async classifier verdict: the event id of the request it is about.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub follow_up_of: String,
 }
 
 impl Alert {
@@ -72,7 +76,9 @@ impl Alert {
         let findings: Vec<AlertFinding> = event
             .findings
             .iter()
-            .filter(|f| f.action == "alert")
+            .filter(|f| {
+                f.action == "alert" || (!event.follow_up_of.is_empty() && f.action == "block")
+            })
             .map(|f| AlertFinding {
                 detector_type: f.detector_type.clone(),
                 confidence: f.confidence,
@@ -99,6 +105,7 @@ impl Alert {
             path: event.path.clone(),
             decision: event.decision.clone(),
             findings,
+            follow_up_of: event.follow_up_of.clone(),
         })
     }
 }

@@ -138,6 +138,25 @@ pub struct SensorArgs {
     #[arg(long, env = "GLITCH_EVENT_QUEUE_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub event_queue_body_bytes: usize,
 
+    /// LLM classifier endpoints (YAML file with `classifiers: [...]`, see the README); policies
+    /// with rules for classifier-served detector types call them. API keys come only from the
+    /// env vars or files the file names.
+    #[arg(long, env = "GLITCH_CLASSIFIERS")]
+    pub classifiers: Option<PathBuf>,
+
+    /// Classifier verdicts remembered (by content hash) so re-sent conversation turns are not
+    /// classified again.
+    #[arg(
+        long,
+        env = "GLITCH_CLASSIFIER_CACHE_ENTRIES",
+        default_value_t = 100_000
+    )]
+    pub classifier_cache_entries: usize,
+
+    /// How long a cached classifier verdict stays valid, in seconds.
+    #[arg(long, env = "GLITCH_CLASSIFIER_CACHE_TTL_SECS", default_value_t = 3600)]
+    pub classifier_cache_ttl_secs: u64,
+
     /// Kafka mode: size cap of the event spool in the state dir, in bytes. At the cap new events
     /// are spooled without their conversation; 10% over it they are dropped (and counted).
     #[arg(long, env = "GLITCH_SPOOL_MAX_BYTES", default_value_t = 1024 * 1024 * 1024)]

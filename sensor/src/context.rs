@@ -283,7 +283,8 @@ impl Drop for RequestContext {
     }
 }
 
-fn finding_to_pb(f: &Finding) -> pb::Finding {
+/// A finding as recorded in the event.
+pub fn finding_to_pb(f: &Finding) -> pb::Finding {
     pb::Finding {
         detector_type: f.detector_type.to_string(),
         source: f.source.as_str().to_owned(),
@@ -293,5 +294,14 @@ fn finding_to_pb(f: &Finding) -> pb::Finding {
         direction: f.direction.as_str().to_owned(),
         location: f.location.to_string(),
         excerpt: f.excerpt.clone(),
+        opinions: f
+            .opinions
+            .iter()
+            .map(|o| pb::Opinion {
+                source: o.source.as_str().to_owned(),
+                confidence: o.confidence,
+                classifier: o.classifier.to_string(),
+            })
+            .collect(),
     }
 }

@@ -48,6 +48,22 @@ impl SensorError {
         )
     }
 
+    /// 403 permission_error: the LLM classifier stage failed and the policy fails closed.
+    pub fn classifier_failed_closed(status: &str) -> Self {
+        let why = match status {
+            "timeout" => "did not answer within the policy's llm_budget_ms",
+            "unavailable" => "is not available on this sensor",
+            _ => "failed",
+        };
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            format!(
+                "Glitch: request blocked: the content classifier {why}, and this project's policy fails closed (llm_failure: closed)"
+            ),
+        )
+    }
+
     /// 413 request_too_large.
     pub fn too_large(limit: usize) -> Self {
         Self::new(

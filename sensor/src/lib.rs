@@ -4,6 +4,7 @@
 //! 403 in Anthropic's error shape, and records one SecurityEvent per request.
 //!
 //! Modules follow the request path: [`auth`] → [`proxy`] (phases) → [`upstream`] → [`relay`],
+//! the LLM classifier stage in [`llm_stage`],
 //! with [`context`] carrying what each phase learned to the event ([`events`]). Config lives in
 //! one immutable [`snapshot`] loaded from the policy file ([`config`], [`file_source`]).
 
@@ -17,6 +18,7 @@ pub mod errors;
 pub mod events;
 pub mod file_source;
 pub mod fleet;
+pub mod llm_stage;
 pub mod metrics;
 pub mod proxy;
 pub mod ratelimit;

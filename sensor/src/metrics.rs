@@ -24,6 +24,13 @@ pub struct RouteLabels {
     pub route: &'static str,
 }
 
+/// Labels of `glitch_sensor_llm_stage_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LlmStageLabels {
+    /// ok, cancelled, timeout, failed, unavailable, pending.
+    pub status: &'static str,
+}
+
 /// Labels of `glitch_sensor_upstream_errors_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct UpstreamErrorLabels {
@@ -87,6 +94,14 @@ pub struct SensorMetrics {
     pub config_stream_connected: Gauge,
     /// Alerts given up on (queue full or every retry failed).
     pub alerts_dropped: Counter,
+    /// LLM classifier stages by outcome.
+    pub llm_stage: Family<LlmStageLabels, Counter>,
+    /// Time requests waited for the LLM classifier stage (sync mode).
+    pub llm_wait: Histogram,
+    /// Async-mode follow-up events written.
+    pub llm_follow_ups: Counter,
+    /// The classifier endpoints' own metrics (calls, latency, errors, cache, breaker).
+    pub classifier: glitch_classify::ClassifierMetrics,
 }
 
 impl std::fmt::Debug for SensorMetrics {
@@ -244,8 +259,31 @@ impl SensorMetrics {
             "1 while the config stream to the control plane is up (fleet mode)",
             config_stream_connected.clone(),
         );
+        let llm_stage = Family::<LlmStageLabels, Counter>::default();
+        registry.register(
+            "llm_stage",
+            "LLM classifier stages by outcome (ok, cancelled, timeout, failed, unavailable, pending)",
+            llm_stage.clone(),
+        );
+        let llm_wait = latency_histogram();
+        registry.register(
+            "llm_wait_seconds",
+            "Time requests waited for the LLM classifier stage",
+            llm_wait.clone(),
+        );
+        let llm_follow_ups = Counter::default();
+        registry.register(
+            "llm_follow_up_events",
+            "Follow-up events written with an async classifier verdict",
+            llm_follow_ups.clone(),
+        );
+        let classifier = glitch_classify::ClassifierMetrics::register(&mut registry);
         SensorMetrics {
             registry,
+            llm_stage,
+            llm_wait,
+            llm_follow_ups,
+            classifier,
             config_stream_connected,
             scan_cache_hits,
             scan_cache_misses,

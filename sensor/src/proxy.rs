@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::State;
 use bytes::Bytes;
 use glitch_detect::extract::{ParseError, parse_batch_request, parse_messages_request};
-use glitch_detect::{Direction, Location, Part, ScanReport, TextSegment};
+use glitch_detect::{Direction, LlmMode, Location, Part, ScanReport, TextSegment};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,7 @@ use crate::auth::presented_key_hash;
 use crate::context::{Decision, RequestContext, Route, request_id_for};
 use crate::errors::SensorError;
 use crate::events::BodyKind;
+use crate::llm_stage::LlmStage;
 use crate::metrics::UpstreamErrorLabels;
 use crate::ratelimit::{RateLimitRefusal, estimate_tokens};
 use crate::relay::RelayBody;
@@ -108,7 +109,7 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
     ctx.event.request_bytes = body.len() as u64;
 
     if route == Route::Detect {
-        return detect_only(&mut ctx, &project, &body);
+        return detect_only(&mut ctx, &app, &project, &body).await;
     }
 
     // parse
@@ -178,8 +179,12 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
         }
     }
 
-    // detect input
+    // detect input (signatures), with the LLM classifier stage in flight meanwhile
     let mut report = ScanReport::default();
+    let mut llm = None;
+    if let Some(parsed) = &parsed {
+        llm = LlmStage::start(&app.classifiers, &policy, &parsed.segments);
+    }
     if let Some(parsed) = &parsed
         && policy.scans(Direction::Input)
     {
@@ -197,12 +202,41 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
             .observe(detection.as_secs_f64());
         ctx.latency().detection = detection.as_secs_f64() * 1000.0;
     }
+    let mut refuse_llm = None;
+    if let Some(stage) = llm {
+        if report.blocked() {
+            stage.cancel(&mut ctx);
+        } else if stage.mode() == LlmMode::Async {
+            stage.detach(
+                &mut ctx,
+                &app,
+                policy.clone(),
+                body.clone(),
+                route == Route::Batches,
+            );
+        } else if let Some(parsed) = &parsed {
+            let waited = Instant::now();
+            refuse_llm = stage
+                .wait(&mut ctx, &policy, &parsed.segments, &mut report)
+                .await;
+            ctx.latency().detection += waited.elapsed().as_secs_f64() * 1000.0;
+        }
+    }
     drop(parsed);
     ctx.add_findings(&report);
     if report.blocked() {
         ctx.decision = Decision::Blocked;
         let categories = report.categories();
         return own_error(&mut ctx, SensorError::blocked(&categories), true);
+    }
+    if let Some(status) = refuse_llm {
+        ctx.decision = Decision::Blocked;
+        ctx.event.risk.get_or_insert_with(Default::default).blocked = true;
+        return own_error(
+            &mut ctx,
+            SensorError::classifier_failed_closed(status),
+            true,
+        );
     }
     if !report.findings.is_empty() {
         ctx.decision = Decision::Flagged;
@@ -492,8 +526,15 @@ struct DetectResponse {
     categories: Vec<DetectCategory>,
 }
 
-/// `POST /v1/detect`: the project's policy on one text, no upstream.
-fn detect_only(ctx: &mut RequestContext, project: &ProjectConfig, body: &[u8]) -> Response<Body> {
+/// `POST /v1/detect`: the project's policy on one text, no upstream. Classifiers run too and are
+/// waited for within the policy's budget (also in `llm_mode: async`: the caller asked for a
+/// verdict).
+async fn detect_only(
+    ctx: &mut RequestContext,
+    app: &AppState,
+    project: &ProjectConfig,
+    body: &[u8],
+) -> Response<Body> {
     let request: DetectRequest = match serde_json::from_slice(body) {
         Ok(r) => r,
         Err(e) => {
@@ -527,7 +568,26 @@ fn detect_only(ctx: &mut RequestContext, project: &ProjectConfig, body: &[u8]) -
         location: Location::new(Part::DetectContent),
         text: std::borrow::Cow::Borrowed(request.content.as_str()),
     }];
-    let report = project.policy.scan(direction, &segments);
+    let llm = if direction == Direction::Input {
+        LlmStage::start(&app.classifiers, &project.policy, &segments)
+    } else {
+        None
+    };
+    let mut report = project.policy.scan(direction, &segments);
+    if let Some(stage) = llm {
+        if report.blocked() {
+            stage.cancel(ctx);
+        } else if let Some(status) = stage
+            .wait(ctx, &project.policy, &segments, &mut report)
+            .await
+        {
+            ctx.latency().detection = started.elapsed().as_secs_f64() * 1000.0;
+            ctx.add_findings(&report);
+            ctx.decision = Decision::Blocked;
+            ctx.event.risk.get_or_insert_with(Default::default).blocked = true;
+            return own_error(ctx, SensorError::classifier_failed_closed(status), true);
+        }
+    }
     ctx.latency().detection = started.elapsed().as_secs_f64() * 1000.0;
     ctx.add_findings(&report);
     ctx.decision = if report.blocked() {

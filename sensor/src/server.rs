@@ -351,7 +351,29 @@ pub async fn start(args: SensorArgs) -> Result<RunningSensor, StartError> {
         }
         None => None,
     };
+    let classifiers = match &args.classifiers {
+        Some(path) => {
+            let configs = glitch_classify::config::load_file(path).map_err(|e| {
+                StartError::Config(format!("--classifiers {}: {e}", path.display()))
+            })?;
+            let set = glitch_classify::ClassifierSet::new(
+                configs,
+                glitch_classify::SetOptions {
+                    cache_capacity: args.classifier_cache_entries,
+                    cache_ttl: Duration::from_secs(args.classifier_cache_ttl_secs),
+                    metrics: metrics.classifier.clone(),
+                    ..glitch_classify::SetOptions::default()
+                },
+            )
+            .map_err(|e| StartError::Config(format!("--classifiers {}: {e}", path.display())))?;
+            let names: Vec<String> = set.endpoint_names().iter().map(|n| n.to_string()).collect();
+            tracing::info!(endpoints = ?names, "LLM classifier endpoints configured");
+            set
+        }
+        None => glitch_classify::ClassifierSet::empty(),
+    };
     let app = Arc::new(AppState {
+        classifiers: Arc::new(classifiers),
         config: config.clone(),
         events,
         upstream,

@@ -63,6 +63,8 @@ pub struct AppState {
     pub scan_cache_entries: usize,
     /// Where `alert` findings go, when configured.
     pub alerts: Option<crate::alerts::AlertSink>,
+    /// LLM classifier endpoints (empty when none are configured).
+    pub classifiers: Arc<glitch_classify::ClassifierSet>,
 }
 
 impl AppState {

@@ -8,6 +8,7 @@
 )]
 
 pub mod audit_bench;
+pub mod classifier_bench;
 pub mod pipeline;
 pub mod quality;
 pub mod shapes;

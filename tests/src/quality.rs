@@ -371,6 +371,94 @@ pub fn attacks(dir: &Path) -> Result<AttackResults, String> {
     })
 }
 
+/// The prompt-attack rows through LLM classifier endpoints (a `--classifiers` file, as the
+/// sensor reads it), alone and combined with the signatures the way the sensor combines them
+/// (the higher confidence per type): balanced accuracy at L2, calls that failed. Rows run 16 at
+/// a time; each endpoint's own `max_concurrency` still applies.
+pub async fn classifier_attacks(dir: &Path, classifiers: &Path) -> Result<String, String> {
+    use std::sync::Arc;
+
+    let rows = attack_rows(dir)?;
+    let configs = glitch_classify::config::load_file(classifiers).map_err(|e| e.to_string())?;
+    let set = Arc::new(
+        glitch_classify::ClassifierSet::new(configs, glitch_classify::SetOptions::default())
+            .map_err(|e| e.to_string())?,
+    );
+    let signatures = policy(serde_json::json!({
+        "input_detectors": [
+            {"detector_type": "prompt_attack", "threshold": "L2", "action": "block"},
+            {"detector_type": "jailbreak", "threshold": "L2", "action": "block"}
+        ]
+    }))?;
+    let wanted: Vec<Arc<str>> = vec![Arc::from("prompt_attack"), Arc::from("jailbreak")];
+    let threshold = glitch_detect::Level::L2.threshold();
+    let mut verdicts: Vec<(bool, f32, bool)> = Vec::with_capacity(rows.len());
+    let mut failures = 0u64;
+    let started = std::time::Instant::now();
+    for chunk in rows.chunks(16) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, row) in chunk.iter().enumerate() {
+            let plan = set.plan(&[row.text.as_str()], &wanted, &[]);
+            let set = set.clone();
+            tasks.spawn(async move { (i, set.run(plan).await) });
+        }
+        let mut results: Vec<(usize, glitch_classify::Outcome)> = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            results.push(done.map_err(|e| e.to_string())?);
+        }
+        results.sort_by_key(|(i, _)| *i);
+        for (i, outcome) in results {
+            let row = &chunk[i];
+            failures += outcome.failures.len() as u64;
+            let llm = outcome
+                .scores
+                .iter()
+                .map(|s| s.confidence)
+                .fold(0.0f32, f32::max);
+            let signature = !scan(&signatures, &row.text).findings.is_empty();
+            verdicts.push((row.malicious, llm, signature));
+        }
+    }
+    let rate = |flag: &dyn Fn(f32, bool) -> bool| {
+        let (mut tp, mut p, mut tn, mut n) = (0u64, 0u64, 0u64, 0u64);
+        for &(malicious, llm, signature) in &verdicts {
+            let flagged = flag(llm, signature);
+            if malicious {
+                p += 1;
+                tp += u64::from(flagged);
+            } else {
+                n += 1;
+                tn += u64::from(!flagged);
+            }
+        }
+        let (tpr, tnr) = (ratio(tp, p), ratio(tn, n));
+        ((tpr + tnr) / 2.0, tpr, tnr)
+    };
+    let (llm_ba, llm_tpr, llm_tnr) = rate(&|llm, _| llm >= threshold);
+    let (both_ba, both_tpr, both_tnr) = rate(&|llm, sig| sig || llm >= threshold);
+    let (sig_ba, sig_tpr, sig_tnr) = rate(&|_, sig| sig);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "### Prompt attacks through the classifiers in {} ({} rows, {:.1} s, {} failed calls)
+",
+        classifiers.display(),
+        verdicts.len(),
+        started.elapsed().as_secs_f64(),
+        failures
+    );
+    let _ = writeln!(out, "| detectors | balanced accuracy | TPR | TNR |");
+    let _ = writeln!(out, "|---|---|---|---|");
+    for (name, (ba, tpr, tnr)) in [
+        ("signatures", (sig_ba, sig_tpr, sig_tnr)),
+        ("classifiers", (llm_ba, llm_tpr, llm_tnr)),
+        ("signatures + classifiers", (both_ba, both_tpr, both_tnr)),
+    ] {
+        let _ = writeln!(out, "| {name} | {ba:.3} | {tpr:.3} | {tnr:.3} |");
+    }
+    Ok(out)
+}
+
 /// The whole report as Markdown.
 pub fn report(dir: &Path) -> Result<String, String> {
     let mut out = String::new();

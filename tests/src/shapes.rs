@@ -22,6 +22,11 @@ fn text_of(len: usize, seed: usize) -> String {
     out
 }
 
+/// A system prompt about the size of Claude Code's (about 12 KB).
+pub fn claude_code_system_prompt() -> String {
+    text_of(12 * 1024, 1)
+}
+
 fn tool(i: usize, description_len: usize) -> Value {
     json!({
         "name": format!("Tool{i}"),

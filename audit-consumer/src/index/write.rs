@@ -105,7 +105,7 @@ fn plan(events: &[EventRow], mut inserted_ids: HashSet<String>) -> Plan<'_> {
                 let s = &mut plan.sessions[i];
                 s.first_seen = s.first_seen.min(e.time_ms);
                 s.last_seen = s.last_seen.max(e.time_ms);
-                s.requests += 1;
+                s.requests += i64::from(!e.follow_up);
                 s.blocked += i64::from(e.blocked);
                 s.input_tokens = s.input_tokens.saturating_add(e.input_tokens);
                 s.output_tokens = s.output_tokens.saturating_add(e.output_tokens);
@@ -117,7 +117,7 @@ fn plan(events: &[EventRow], mut inserted_ids: HashSet<String>) -> Plan<'_> {
                     session_id: &e.session_id,
                     first_seen: e.time_ms,
                     last_seen: e.time_ms,
-                    requests: 1,
+                    requests: i64::from(!e.follow_up),
                     blocked: i64::from(e.blocked),
                     input_tokens: e.input_tokens,
                     output_tokens: e.output_tokens,
@@ -400,7 +400,6 @@ fn bind_pg_events<'q>(q: PgQuery<'q>, ev: &'q [EventRow]) -> PgQuery<'q> {
 }
 
 async fn write_postgres(pool: &PgPool, batch: &Batch) -> Result<WriteOutcome, IndexError> {
-    let t0 = std::time::Instant::now();
     let mut tx = pool.begin().await?;
     let mut inserted_ids = HashSet::with_capacity(batch.events.len());
     if !batch.events.is_empty() {
@@ -411,7 +410,6 @@ async fn write_postgres(pool: &PgPool, batch: &Batch) -> Result<WriteOutcome, In
             inserted_ids.insert(row.try_get::<String, _>(0)?);
         }
     }
-    let t1 = t0.elapsed();
     let plan = plan(&batch.events, inserted_ids);
     let d = &plan.detectors;
     if !d.is_empty() {
@@ -472,9 +470,7 @@ async fn write_postgres(pool: &PgPool, batch: &Batch) -> Result<WriteOutcome, In
             .execute(&mut *tx)
             .await?;
     }
-    let t2 = t0.elapsed();
     tx.commit().await?;
-    tracing::info!(?t1, ?t2, t3 = ?t0.elapsed(), "PGPHASES");
     Ok(WriteOutcome {
         inserted: plan.inserted,
         duplicates: batch.events.len() - plan.inserted,
@@ -518,6 +514,7 @@ mod tests {
             output_tokens: 1,
             latency_total_ms: 0.0,
             detector_types: vec!["pii/email".into()],
+            follow_up: false,
             body: vec![1],
             origin: RecordRef::Kafka {
                 partition: 0,
@@ -552,5 +549,17 @@ mod tests {
             (10, 30, 2, 1, 20)
         );
         assert_eq!(plan.models, vec![("p", "s1", "m1"), ("p", "s1", "m2")]);
+    }
+
+    #[test]
+    fn follow_up_events_are_not_counted_as_requests() {
+        let mut follow_up = row("b", "s1", 40, "m1", false);
+        follow_up.follow_up = true;
+        let events = vec![row("a", "s1", 10, "m1", false), follow_up];
+        let inserted: HashSet<String> = ["a", "b"].iter().map(|s| s.to_string()).collect();
+        let plan = plan(&events, inserted);
+        assert_eq!(plan.inserted, 2);
+        let s = &plan.sessions[0];
+        assert_eq!((s.requests, s.last_seen), (1, 40));
     }
 }

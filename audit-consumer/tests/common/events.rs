@@ -144,6 +144,7 @@ pub fn realistic_event(i: u64, base_ms: i64) -> SecurityEvent {
             direction: "input".into(),
             location: "messages[0].content[0]".into(),
             excerpt: "export AWS_ACCESS_KEY_ID=AKIA****************".into(),
+            opinions: Vec::new(),
         });
     }
     if flagged {
@@ -156,6 +157,7 @@ pub fn realistic_event(i: u64, base_ms: i64) -> SecurityEvent {
             direction: "input".into(),
             location: "messages[0].content[0]".into(),
             excerpt: "mail j***@example.com".into(),
+            opinions: Vec::new(),
         });
     }
     let headers: HashMap<String, String> = [
@@ -253,6 +255,8 @@ pub fn realistic_event(i: u64, base_ms: i64) -> SecurityEvent {
         trace_id: format!("{:032x}", i),
         request_bytes: 4000 + i % 4000,
         response_bytes: if blocked { 0 } else { 1200 },
+        llm: None,
+        follow_up_of: String::new(),
     }
 }
 
@@ -357,6 +361,7 @@ impl Ev {
                     direction: "input".into(),
                     location: "messages[0]".into(),
                     excerpt: "***".into(),
+                    opinions: Vec::new(),
                 })
                 .collect(),
             status: self.status,

@@ -8,6 +8,7 @@ pub mod cache;
 pub mod engine;
 pub mod extract;
 pub mod links;
+pub mod llm;
 pub mod pii;
 pub mod policy;
 pub mod secrets;
@@ -16,7 +17,8 @@ pub mod templates;
 
 pub use engine::{CompiledPolicy, DetectorPack, Finding, RawMatch, ScanReport, SignatureDetector};
 pub use extract::{Location, ParseError, ParsedRequest, Part, TextSegment};
-pub use policy::{Action, Level, Policy, PolicyError, PolicyMode};
+pub use llm::{LLM_DETECTOR_TYPES, LlmScore, Opinion};
+pub use policy::{Action, Level, LlmFailure, LlmMode, Policy, PolicyError, PolicyMode};
 
 /// Request (input) or response (output).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -83,6 +83,50 @@ impl Action {
     }
 }
 
+/// What the request does when the LLM classifier stage fails (an endpoint errors, times out,
+/// has its circuit breaker open, or the whole stage runs past `llm_budget_ms`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LlmFailure {
+    /// Forward the request on the signature verdict alone and record the failure in the event.
+    #[default]
+    Open,
+    /// Refuse the request with a 403.
+    Closed,
+}
+
+impl LlmFailure {
+    /// "open" | "closed".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LlmFailure::Open => "open",
+            LlmFailure::Closed => "closed",
+        }
+    }
+}
+
+/// Whether requests wait for the LLM classifier stage.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LlmMode {
+    /// The request waits for the verdict, at most `llm_budget_ms`.
+    #[default]
+    Sync,
+    /// The request is forwarded at once; the verdict arrives in a follow-up event (and an alert
+    /// when a rule would have triggered). Zero added latency, nothing blocked by a classifier.
+    Async,
+}
+
+impl LlmMode {
+    /// "sync" | "async".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LlmMode::Sync => "sync",
+            LlmMode::Async => "async",
+        }
+    }
+}
+
 /// Which directions a policy scans.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PolicyMode {
@@ -267,6 +311,30 @@ pub struct Policy {
     /// Per-project limits.
     #[serde(default)]
     pub rate_limits: RateLimits,
+    /// How long a request may wait for the LLM classifiers, in milliseconds (default 800).
+    #[serde(default = "default_llm_budget_ms")]
+    pub llm_budget_ms: u32,
+    /// What a failed or late classifier stage does: `open` (default) or `closed`.
+    #[serde(default)]
+    pub llm_failure: LlmFailure,
+    /// `sync` (default: wait within the budget) or `async` (never wait; follow-up event).
+    #[serde(default)]
+    pub llm_mode: LlmMode,
+    /// Names of the sensor's classifier endpoints this policy uses; empty means every endpoint
+    /// the sensor has configured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub llm_classifiers: Vec<String>,
+}
+
+/// Default of `llm_budget_ms`.
+pub const DEFAULT_LLM_BUDGET_MS: u32 = 800;
+/// Largest `llm_budget_ms` accepted.
+pub const MAX_LLM_BUDGET_MS: u32 = 60_000;
+/// Most entries in `llm_classifiers`.
+pub const MAX_LLM_CLASSIFIERS: usize = 16;
+
+fn default_llm_budget_ms() -> u32 {
+    DEFAULT_LLM_BUDGET_MS
 }
 
 /// A validation failure naming the offending field, e.g. `input_detectors[2].threshold`.
@@ -419,6 +487,38 @@ impl Policy {
                 ));
             }
         }
+        if self.llm_budget_ms == 0 || self.llm_budget_ms > MAX_LLM_BUDGET_MS {
+            return Err(PolicyError::new(
+                "llm_budget_ms",
+                format!("must be between 1 and {MAX_LLM_BUDGET_MS}"),
+            ));
+        }
+        if self.llm_classifiers.len() > MAX_LLM_CLASSIFIERS {
+            return Err(PolicyError::new(
+                "llm_classifiers",
+                format!("at most {MAX_LLM_CLASSIFIERS} classifier names"),
+            ));
+        }
+        let mut classifier_names = HashSet::new();
+        for (i, name) in self.llm_classifiers.iter().enumerate() {
+            let name_ok = !name.is_empty()
+                && name.len() <= 64
+                && name.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                });
+            if !name_ok {
+                return Err(PolicyError::new(
+                    format!("llm_classifiers[{i}]"),
+                    "must be 1-64 characters of a-z, 0-9, '_' and '-'",
+                ));
+            }
+            if !classifier_names.insert(name.as_str()) {
+                return Err(PolicyError::new(
+                    format!("llm_classifiers[{i}]"),
+                    format!("duplicate classifier name {name:?}"),
+                ));
+            }
+        }
         let limits = &self.rate_limits;
         if limits.enabled {
             if limits.requests_per_minute == 0 {
@@ -556,6 +656,35 @@ mod tests {
         p.validate().unwrap();
         assert_eq!(p.input_detectors[1].threshold, Level::L1);
         assert_eq!(p.custom_detectors[0].confidence, 1.0);
+    }
+
+    #[test]
+    fn llm_fields_default_parse_and_validate() {
+        let p = policy(r#"{"name": "x"}"#);
+        assert_eq!(p.llm_budget_ms, DEFAULT_LLM_BUDGET_MS);
+        assert_eq!(p.llm_failure, LlmFailure::Open);
+        assert_eq!(p.llm_mode, LlmMode::Sync);
+        assert!(p.llm_classifiers.is_empty());
+        let p = policy(
+            r#"{"llm_budget_ms": 250, "llm_failure": "closed", "llm_mode": "async",
+                "llm_classifiers": ["guard", "judge-1"]}"#,
+        );
+        p.validate().unwrap();
+        assert_eq!(p.llm_failure, LlmFailure::Closed);
+        assert_eq!(p.llm_mode, LlmMode::Async);
+        // Serialized and read back unchanged (the control plane stores policies as JSON).
+        let again: Policy = serde_json::from_value(serde_json::to_value(&p).unwrap()).unwrap();
+        assert_eq!(again, p);
+        for (json, field) in [
+            (r#"{"llm_budget_ms": 0}"#, "llm_budget_ms"),
+            (r#"{"llm_budget_ms": 60001}"#, "llm_budget_ms"),
+            (r#"{"llm_classifiers": ["Bad Name"]}"#, "llm_classifiers[0]"),
+            (r#"{"llm_classifiers": ["a", "a"]}"#, "llm_classifiers[1]"),
+        ] {
+            assert_eq!(policy(json).validate().unwrap_err().field, field, "{json}");
+        }
+        assert!(serde_json::from_str::<Policy>(r#"{"llm_failure": "sometimes"}"#).is_err());
+        assert!(serde_json::from_str::<Policy>(r#"{"llm_mode": "later"}"#).is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! SSE byte, inter-event gaps of relayed streams, and the sensor's peak RSS with 500 open streams.
 //! Run: `cargo run --release -p glitch-e2e --bin glitch-bench -- sensor`
 //! `glitch-bench audit`: the audit pipeline (see `glitch_e2e::audit_bench`).
+//! `glitch-bench classifier`: the LLM classifier stage (see `glitch_e2e::classifier_bench`).
 
 #![allow(clippy::print_stdout, reason = "a benchmark prints its numbers")]
 #![allow(
@@ -255,7 +256,27 @@ async fn main() {
         return;
     }
     if what == "quality" {
-        match glitch_e2e::quality::report(&glitch_e2e::quality::data_dir()) {
+        let dir = glitch_e2e::quality::data_dir();
+        // `glitch-bench quality --classifiers FILE`: the prompt-attack rows through a team's own
+        // classifier endpoints (the sensor's --classifiers file format).
+        let args: Vec<String> = std::env::args().skip(2).collect();
+        let classifiers = args
+            .iter()
+            .position(|a| a == "--classifiers")
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+            .or_else(|| {
+                args.iter()
+                    .find_map(|a| a.strip_prefix("--classifiers=").map(str::to_owned))
+            });
+        if let Some(file) = classifiers {
+            match glitch_e2e::quality::classifier_attacks(&dir, std::path::Path::new(&file)).await {
+                Ok(report) => println!("{report}"),
+                Err(e) => panic!("cannot evaluate the classifiers: {e}"),
+            }
+            return;
+        }
+        match glitch_e2e::quality::report(&dir) {
             Ok(report) => println!("{report}"),
             Err(e) => panic!("cannot evaluate quality: {e}"),
         }
@@ -267,6 +288,10 @@ async fn main() {
     }
     if what == "propagation" {
         propagation_bench().await;
+        return;
+    }
+    if what == "classifier" {
+        glitch_e2e::classifier_bench::run(std::env::var("GLITCH_BENCH_QUICK").is_ok()).await;
         return;
     }
     if what == "audit" {
@@ -520,7 +545,7 @@ fn cpu_model() -> String {
 
 #[allow(clippy::print_stderr, reason = "usage message")]
 fn eprintln_usage() {
-    eprintln!("usage: glitch-bench sensor|detect|quality|parse|propagation|audit");
+    eprintln!("usage: glitch-bench sensor|detect|quality|parse|propagation|audit|classifier");
 }
 
 /// A REST call to the control plane with the bench's admin token.

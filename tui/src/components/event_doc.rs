@@ -403,6 +403,7 @@ impl<'a> Builder<'a> {
             ],
         );
         self.latency(e);
+        self.llm_stage(e);
         for (label, key) in [
             ("Client", "user_agent"),
             ("Trace", "trace_id"),
@@ -413,6 +414,49 @@ impl<'a> Builder<'a> {
                 self.kv(label, vec![self.plain(v)]);
             }
         }
+    }
+
+    /// The LLM classifier stage, when the event has one (and the request it follows up).
+    fn llm_stage(&mut self, e: &Value) {
+        let follow_up_of = str_at(e, "follow_up_of");
+        if !follow_up_of.is_empty() {
+            self.kv(
+                "Follows",
+                vec![
+                    self.dim("async classifier verdict for "),
+                    self.plain(follow_up_of),
+                ],
+            );
+        }
+        let Some(l) = e.get("llm").filter(|l| l.is_object()) else {
+            return;
+        };
+        let status = str_at(l, "status");
+        let failed = !matches!(status.as_str(), "ok" | "cancelled" | "pending" | "");
+        let t = self.theme;
+        let mut r = vec![(
+            or_dash(status),
+            if failed { t.failed } else { Style::new() },
+        )];
+        let action = str_at(l, "failure_action");
+        if !action.is_empty() {
+            r.push(self.dim(format!(" (fail {action})")));
+        }
+        r.push(self.dim(format!(
+            " · {} · {:.1} ms · {} calls · {} cached",
+            or_dash(str_at(l, "mode")),
+            f64_at(l, "latency_ms"),
+            u64_at(l, "calls"),
+            u64_at(l, "cache_hits")
+        )));
+        if let Some(errors) = l.get("errors").and_then(Value::as_array)
+            && !errors.is_empty()
+        {
+            let list: Vec<&str> = errors.iter().filter_map(Value::as_str).collect();
+            r.push(self.dim(" · "));
+            r.push((list.join(", "), t.failed));
+        }
+        self.kv("LLM", r);
     }
 
     fn latency(&mut self, e: &Value) {
