@@ -116,6 +116,11 @@ pub struct SensorArgs {
     #[arg(long, env = "GLITCH_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
 
+    /// On SIGTERM/SIGINT, how long `/ready` fails while requests are still served, before the
+    /// listeners stop accepting (time for load balancers to take the sensor out), in seconds.
+    #[arg(long, env = "GLITCH_SHUTDOWN_DELAY_SECS", default_value_t = 0)]
+    pub shutdown_delay_secs: u64,
+
     /// Largest conversation stored in one event, in bytes (older turns are dropped first).
     #[arg(long, env = "GLITCH_EVENT_CONVERSATION_CAP_BYTES", default_value_t = 256 * 1024)]
     pub event_conversation_cap_bytes: usize,

@@ -13,6 +13,10 @@ use glitch_proto::events::v1::{self as pb, SecurityEvent};
 use http::request::Parts;
 use uuid::Uuid;
 
+use glitch_process::telemetry::{
+    AttrValue, SpanKind, SpanRecord, TraceParent, Tracer, hex_id, new_span_id, new_trace_id,
+};
+
 use crate::events::{BodyKind, EventDraft, EventPermit, redacted_headers};
 use crate::metrics::{RequestLabels, RouteLabels, SensorMetrics};
 use crate::state::AppState;
@@ -87,6 +91,18 @@ impl Route {
             Route::Other => "other",
         }
     }
+
+    /// The route as a path template, for span names.
+    pub fn template(self) -> &'static str {
+        match self {
+            Route::Messages => "/v1/messages",
+            Route::CountTokens => "/v1/messages/count_tokens",
+            Route::Models => "/v1/models",
+            Route::Batches => "/v1/messages/batches",
+            Route::Detect => "/v1/detect",
+            Route::Other => "/v1/*",
+        }
+    }
 }
 
 /// What the request path carries from phase to phase.
@@ -112,6 +128,41 @@ pub struct RequestContext {
     /// Assistant text relayed.
     pub response_text: String,
     head_recorded: bool,
+    /// When the upstream's response head arrived.
+    first_byte: Option<Instant>,
+    /// The request's trace, when traces are exported.
+    trace: Option<Box<RequestTrace>>,
+}
+
+/// One request's trace: its ids and the phases timed so far, turned into spans when the event
+/// is recorded. Only exists while traces are exported.
+#[derive(Debug)]
+pub struct RequestTrace {
+    tracer: Tracer,
+    trace_id: [u8; 16],
+    /// The caller's span (from `traceparent`), parent of the request span.
+    remote_parent: Option<[u8; 8]>,
+    root: [u8; 8],
+    started: Instant,
+    started_at: SystemTime,
+    phases: Vec<Phase>,
+}
+
+#[derive(Debug)]
+struct Phase {
+    name: &'static str,
+    parent: Option<usize>,
+    kind: SpanKind,
+    start: Instant,
+    end: Instant,
+    attributes: Vec<(&'static str, AttrValue)>,
+    error: Option<String>,
+}
+
+impl RequestTrace {
+    fn at(&self, t: Instant) -> SystemTime {
+        self.started_at + t.saturating_duration_since(self.started)
+    }
 }
 
 /// At most `max` bytes of `s` (cut on a char boundary).
@@ -166,7 +217,33 @@ impl RequestContext {
             ..Default::default()
         };
         app.metrics.inflight.inc();
+        let incoming = parts
+            .headers
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .and_then(TraceParent::parse);
+        let mut event = event;
+        let trace = if app.tracer.is_enabled() {
+            let trace_id = incoming.map_or_else(new_trace_id, |p| p.trace_id);
+            event.trace_id = hex_id(&trace_id);
+            Some(Box::new(RequestTrace {
+                tracer: app.tracer.clone(),
+                trace_id,
+                remote_parent: incoming.map(|p| p.span_id),
+                root: new_span_id(),
+                started,
+                started_at: now - started.elapsed(),
+                phases: Vec::with_capacity(12),
+            }))
+        } else {
+            // Not exporting: still record the caller's trace id, for correlation.
+            if let Some(p) = incoming {
+                event.trace_id = hex_id(&p.trace_id);
+            }
+            None
+        };
         RequestContext {
+            trace,
             permit: Some(permit),
             metrics: app.metrics.clone(),
             alerts: app.alerts.clone(),
@@ -179,12 +256,137 @@ impl RequestContext {
             mask_values: Vec::new(),
             response_text: String::new(),
             head_recorded: false,
+            first_byte: None,
         }
     }
 
     /// The metrics registry.
     pub fn metrics(&self) -> &SensorMetrics {
         &self.metrics
+    }
+
+    /// True when this request's phases are being traced.
+    pub fn tracing(&self) -> bool {
+        self.trace.is_some()
+    }
+
+    /// Records a finished phase as a child span of the request (no-op when not tracing);
+    /// returns its index, for children.
+    pub fn phase(&mut self, name: &'static str, start: Instant) -> Option<usize> {
+        self.phase_span(
+            name,
+            None,
+            SpanKind::Internal,
+            start,
+            Instant::now(),
+            Vec::new(),
+        )
+    }
+
+    /// Records a span with everything explicit.
+    pub fn phase_span(
+        &mut self,
+        name: &'static str,
+        parent: Option<usize>,
+        kind: SpanKind,
+        start: Instant,
+        end: Instant,
+        attributes: Vec<(&'static str, AttrValue)>,
+    ) -> Option<usize> {
+        let trace = self.trace.as_mut()?;
+        trace.phases.push(Phase {
+            name,
+            parent,
+            kind,
+            start,
+            end,
+            attributes,
+            error: None,
+        });
+        Some(trace.phases.len() - 1)
+    }
+
+    /// Marks a recorded phase as failed.
+    pub fn phase_error(&mut self, phase: Option<usize>, error: impl Into<String>) {
+        if let (Some(trace), Some(i)) = (self.trace.as_mut(), phase)
+            && let Some(p) = trace.phases.get_mut(i)
+        {
+            p.error = Some(error.into());
+        }
+    }
+
+    /// Records the per-family signature timings of a scan as children of `parent`, laid end to
+    /// end from `start` (families interleave per text segment; each span shows its total).
+    pub fn family_phases(
+        &mut self,
+        parent: Option<usize>,
+        start: Instant,
+        timings: &glitch_detect::FamilyTimings,
+    ) {
+        let mut at = start;
+        for (family, took) in &timings.families {
+            let end = at + *took;
+            let name = family_span_name(family);
+            self.phase_span(name, parent, SpanKind::Internal, at, end, Vec::new());
+            at = end;
+        }
+    }
+
+    /// The request span, from the event as it is about to be recorded.
+    fn request_span(&self, trace: &RequestTrace) -> SpanRecord {
+        let mut root = SpanRecord::new(
+            trace.trace_id,
+            trace.remote_parent,
+            format!("{} {}", self.event.method, self.route.template()),
+            SpanKind::Server,
+            trace.started_at,
+            trace.started_at,
+        )
+        .attr("http.request.method", self.event.method.clone())
+        .attr("url.path", self.event.path.clone())
+        .attr("http.route", self.route.template())
+        .attr("http.response.status_code", i64::from(self.event.status))
+        .attr("glitch.decision", self.decision.as_str())
+        .attr("glitch.event_id", self.event.event_id.clone());
+        root.span_id = trace.root;
+        if !self.event.project_id.is_empty() {
+            root = root.attr("glitch.project_id", self.event.project_id.clone());
+        }
+        if !self.event.session_id.is_empty() {
+            root = root.attr("session.id", self.event.session_id.clone());
+        }
+        if !self.event.error.is_empty() && self.decision == Decision::Error {
+            root.error = Some(self.event.error.clone());
+        }
+        root
+    }
+
+    /// Emits the request's spans (when tracing): the request span and every phase.
+    fn emit_trace(&mut self, mut root: SpanRecord, ended: Instant) {
+        let Some(trace) = self.trace.take() else {
+            return;
+        };
+        root.end = trace.at(ended).max(root.start);
+        let ids: Vec<[u8; 8]> = trace.phases.iter().map(|_| new_span_id()).collect();
+        for (i, phase) in trace.phases.iter().enumerate() {
+            let parent = phase
+                .parent
+                .and_then(|p| ids.get(p).copied())
+                .unwrap_or(trace.root);
+            let mut span = SpanRecord::new(
+                trace.trace_id,
+                Some(parent),
+                phase.name,
+                phase.kind,
+                trace.at(phase.start),
+                trace.at(phase.end),
+            );
+            span.span_id = ids[i];
+            span.attributes = phase.attributes.clone();
+            span.error = phase.error.clone();
+            trace.tracer.record(span);
+        }
+        trace.tracer.record(root);
     }
 
     /// The event id.
@@ -239,6 +441,7 @@ impl RequestContext {
         let Some(permit) = self.permit.take() else {
             return;
         };
+        let record_started = Instant::now();
         if self.event.completion.is_empty() {
             self.event.completion = completion.to_owned();
         }
@@ -261,14 +464,59 @@ impl RequestContext {
         {
             alerts.send(alert, &self.metrics);
         }
-        permit.send(EventDraft {
+        if self.trace.is_some() {
+            if let Some(first_byte) = self.first_byte {
+                self.phase_span(
+                    "relay",
+                    None,
+                    SpanKind::Internal,
+                    first_byte,
+                    record_started,
+                    vec![(
+                        "glitch.completion",
+                        AttrValue::from(self.event.completion.clone()),
+                    )],
+                );
+            }
+            let root = self.trace.as_deref().map(|trace| self.request_span(trace));
+            // The hand-over to the event queue: what the record phase costs the request.
+            let draft = self.draft();
+            permit.send(draft);
+            self.phase("record", record_started);
+            if let Some(root) = root {
+                self.emit_trace(root, Instant::now());
+            }
+            return;
+        }
+        let draft = self.draft();
+        permit.send(draft);
+    }
+
+    fn draft(&mut self) -> EventDraft {
+        EventDraft {
             event: std::mem::take(&mut self.event),
             body: self.body.take(),
             body_kind: self.body_kind,
             mask_values: std::mem::take(&mut self.mask_values),
             response_text: std::mem::take(&mut self.response_text),
             omitted_reason: None,
-        });
+        }
+    }
+
+    /// Marks when the upstream's response head arrived (the relay phase starts).
+    pub fn mark_first_byte(&mut self, at: Instant) {
+        self.first_byte = Some(at);
+    }
+}
+
+fn family_span_name(family: &str) -> &'static str {
+    match family {
+        "secrets" => "detect.secrets",
+        "pii" => "detect.pii",
+        "prompt_attack" | "jailbreak" => "detect.prompt_attack",
+        "unknown_links" => "detect.unknown_links",
+        "custom" => "detect.custom",
+        _ => "detect.other",
     }
 }
 

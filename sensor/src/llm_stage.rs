@@ -124,6 +124,7 @@ impl LlmStage {
             fill_from_outcome(&mut record, outcome);
         }
         count(ctx, status);
+        classifier_span(ctx, self.started, &record);
         ctx.event.llm = Some(record);
     }
 
@@ -188,6 +189,7 @@ impl LlmStage {
             );
             (self.failure == LlmFailure::Closed).then_some(status)
         };
+        classifier_span(ctx, self.started, &record);
         ctx.event.llm = Some(record);
         refuse
     }
@@ -203,7 +205,9 @@ impl LlmStage {
         batch: bool,
     ) {
         count(ctx, "pending");
-        ctx.event.llm = Some(self.record("pending"));
+        let pending = self.record("pending");
+        classifier_span(ctx, self.started, &pending);
+        ctx.event.llm = Some(pending);
         let template = follow_up_template(&ctx.event);
         let app = app.clone();
         let task = self.task.take();
@@ -241,6 +245,29 @@ impl LlmStage {
             mode: self.mode.as_str().to_owned(),
             ..Default::default()
         }
+    }
+}
+
+/// The stage as a span of the request's trace (when tracing).
+fn classifier_span(ctx: &mut RequestContext, started: Instant, record: &pb::LlmStage) {
+    if !ctx.tracing() {
+        return;
+    }
+    let span = ctx.phase_span(
+        "classifier",
+        None,
+        glitch_process::telemetry::SpanKind::Internal,
+        started,
+        Instant::now(),
+        vec![
+            ("glitch.llm.status", record.status.clone().into()),
+            ("glitch.llm.mode", record.mode.clone().into()),
+            ("glitch.llm.calls", i64::from(record.calls).into()),
+            ("glitch.llm.cache_hits", i64::from(record.cache_hits).into()),
+        ],
+    );
+    if !matches!(record.status.as_str(), "ok" | "cancelled" | "pending") {
+        ctx.phase_error(span, record.status.clone());
     }
 }
 

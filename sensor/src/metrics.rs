@@ -94,6 +94,8 @@ pub struct SensorMetrics {
     pub config_stream_connected: Gauge,
     /// Alerts given up on (queue full or every retry failed).
     pub alerts_dropped: Counter,
+    /// 1 while the sensor is ready (0 while draining).
+    pub ready: Gauge,
     /// LLM classifier stages by outcome.
     pub llm_stage: Family<LlmStageLabels, Counter>,
     /// Time requests waited for the LLM classifier stage (sync mode).
@@ -259,6 +261,12 @@ impl SensorMetrics {
             "1 while the config stream to the control plane is up (fleet mode)",
             config_stream_connected.clone(),
         );
+        let ready = Gauge::default();
+        registry.register(
+            "ready",
+            "1 while the sensor accepts traffic, 0 while it drains on shutdown",
+            ready.clone(),
+        );
         let llm_stage = Family::<LlmStageLabels, Counter>::default();
         registry.register(
             "llm_stage",
@@ -280,6 +288,7 @@ impl SensorMetrics {
         let classifier = glitch_classify::ClassifierMetrics::register(&mut registry);
         SensorMetrics {
             registry,
+            ready,
             llm_stage,
             llm_wait,
             llm_follow_ups,

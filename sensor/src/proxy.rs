@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::State;
 use bytes::Bytes;
 use glitch_detect::extract::{ParseError, parse_batch_request, parse_messages_request};
-use glitch_detect::{Direction, LlmMode, Location, Part, ScanReport, TextSegment};
+use glitch_detect::{Direction, FamilyTimings, LlmMode, Location, Part, ScanReport, TextSegment};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::{Deserialize, Serialize};
@@ -68,6 +68,7 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
             return own_error(&mut ctx, SensorError::unauthorized(e.to_string()), false);
         }
     };
+    ctx.phase("authenticate", started);
     let project = key.project.clone();
     ctx.event.key_id = key.id.clone();
     ctx.event.project_id = project.id.clone();
@@ -83,21 +84,13 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
             true,
         );
     }
-    if app.draining.load(std::sync::atomic::Ordering::Relaxed) {
-        ctx.decision = Decision::Error;
-        return own_error(
-            &mut ctx,
-            SensorError::unavailable("the sensor is shutting down; retry"),
-            true,
-        );
-    }
-
     // read body
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let read_started = Instant::now();
     let body = match read_body(&app, body, declared).await {
         Ok(body) => body,
         Err(e) => {
@@ -107,12 +100,14 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
         }
     };
     ctx.event.request_bytes = body.len() as u64;
+    ctx.phase("read_body", read_started);
 
     if route == Route::Detect {
         return detect_only(&mut ctx, &app, &project, &body).await;
     }
 
     // parse
+    let parse_started = Instant::now();
     let parsed = match route {
         Route::Messages => Some(off_the_reactor(body.len(), || {
             parse_messages_request(&body)
@@ -135,6 +130,9 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
             return own_error(&mut ctx, SensorError::invalid(message), true);
         }
     };
+    if parsed.is_some() {
+        ctx.phase("parse", parse_started);
+    }
     if let Some(parsed) = &parsed {
         ctx.event.model = crate::context::capped(parsed.model.as_deref().unwrap_or(""), 256);
         ctx.event.stream = parsed.stream;
@@ -157,6 +155,7 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
     // rate limit
     let policy = project.policy.clone();
     if matches!(route, Route::Messages | Route::Batches) {
+        let limit_started = Instant::now();
         let limits = &policy.policy().rate_limits;
         if let Err(refusal) =
             app.rate_limiter
@@ -177,6 +176,9 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
             ctx.event.error = "rate_limited".into();
             return own_error(&mut ctx, error, true);
         }
+        if policy.policy().rate_limits.enabled {
+            ctx.phase("rate_limit", limit_started);
+        }
     }
 
     // detect input (signatures), with the LLM classifier stage in flight meanwhile
@@ -190,9 +192,19 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
     {
         let detect_started = Instant::now();
         let cache = app.scan_cache(&project.id);
+        let mut timings = ctx.tracing().then(FamilyTimings::default);
         let (scanned, stats) = off_the_reactor(body.len(), || {
-            policy.scan_cached(Direction::Input, &parsed.segments, Some(&cache))
+            policy.scan_cached_timed(
+                Direction::Input,
+                &parsed.segments,
+                Some(&cache),
+                timings.as_mut(),
+            )
         });
+        if let Some(timings) = &timings {
+            let detect = ctx.phase("detect", detect_started);
+            ctx.family_phases(detect, detect_started, timings);
+        }
         report = scanned;
         app.metrics.scan_cache_hits.inc_by(stats.hits);
         app.metrics.scan_cache_misses.inc_by(stats.misses);
@@ -288,6 +300,15 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
                 .inc();
             ctx.decision = Decision::Error;
             let detail = error_chain(&e);
+            let span = ctx.phase_span(
+                "upstream",
+                None,
+                glitch_process::telemetry::SpanKind::Client,
+                forwarded,
+                Instant::now(),
+                Vec::new(),
+            );
+            ctx.phase_error(span, format!("{kind} error"));
             ctx.event.error = format!("upstream {kind} error: {detail}");
             tracing::warn!(event_id = %ctx.event_id(), error = %detail, "upstream request failed");
             return own_error(&mut ctx, SensorError::upstream_unreachable(detail), true);
@@ -298,6 +319,15 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
                 .get_or_create(&UpstreamErrorLabels { kind: "timeout" })
                 .inc();
             ctx.decision = Decision::Error;
+            let span = ctx.phase_span(
+                "upstream",
+                None,
+                glitch_process::telemetry::SpanKind::Client,
+                forwarded,
+                Instant::now(),
+                Vec::new(),
+            );
+            ctx.phase_error(span, "timeout");
             ctx.event.error = "upstream response timeout".into();
             return own_error(
                 &mut ctx,
@@ -307,6 +337,21 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
         }
     };
     let first_byte = forwarded.elapsed();
+    if ctx.tracing() {
+        let now = Instant::now();
+        ctx.phase_span(
+            "upstream",
+            None,
+            glitch_process::telemetry::SpanKind::Client,
+            forwarded,
+            now,
+            vec![(
+                "http.response.status_code",
+                i64::from(upstream_response.status().as_u16()).into(),
+            )],
+        );
+        ctx.mark_first_byte(now);
+    }
     app.metrics
         .upstream_first_byte
         .observe(first_byte.as_secs_f64());

@@ -212,15 +212,31 @@ pub struct RunningSensor {
     pub app: Arc<AppState>,
     stop: watch::Sender<bool>,
     done: tokio::task::JoinHandle<()>,
+    shutdown_delay: Duration,
 }
 
 impl RunningSensor {
-    /// Stops accepting, drains, flushes events and waits until everything is done.
+    /// The graceful stop: `/ready` fails first and requests are still served for
+    /// `--shutdown-delay-secs` (so load balancers stop sending new ones), then the listeners stop
+    /// accepting, in-flight requests and streams finish (up to `--shutdown-grace-secs`), events
+    /// are flushed, and this returns.
     pub async fn shutdown(self) {
         let RunningSensor {
-            app, stop, done, ..
+            app,
+            stop,
+            done,
+            shutdown_delay,
+            ..
         } = self;
         app.draining.store(true, Ordering::Relaxed);
+        app.metrics.ready.set(0);
+        if !shutdown_delay.is_zero() {
+            tracing::info!(
+                delay_ms = u64::try_from(shutdown_delay.as_millis()).unwrap_or(u64::MAX),
+                "not ready; still serving until the load balancer has noticed"
+            );
+            tokio::time::sleep(shutdown_delay).await;
+        }
         let _ = stop.send(true);
         drop(app);
         if done.await.is_err() {
@@ -372,7 +388,10 @@ pub async fn start(args: SensorArgs) -> Result<RunningSensor, StartError> {
         }
         None => glitch_classify::ClassifierSet::empty(),
     };
+    let (tracer, trace_exporter) = glitch_process::telemetry::start_from_env("glitch-sensor")
+        .map_err(|e| StartError::Config(e.to_string()))?;
     let app = Arc::new(AppState {
+        tracer,
         classifiers: Arc::new(classifiers),
         config: config.clone(),
         events,
@@ -459,14 +478,19 @@ pub async fn start(args: SensorArgs) -> Result<RunningSensor, StartError> {
         {
             tracing::error!("event writer did not finish within 30 s of shutdown");
         }
+        if let Some(exporter) = trace_exporter {
+            exporter.shutdown().await;
+        }
         tracing::info!("glitch-sensor stopped; events flushed");
     });
+    app.metrics.ready.set(1);
     Ok(RunningSensor {
         addr,
         admin_addr,
         app,
         stop,
         done,
+        shutdown_delay: Duration::from_secs(args.shutdown_delay_secs),
     })
 }
 

@@ -63,6 +63,8 @@ pub struct AppState {
     pub scan_cache_entries: usize,
     /// Where `alert` findings go, when configured.
     pub alerts: Option<crate::alerts::AlertSink>,
+    /// Where request traces go (disabled unless `OTEL_EXPORTER_OTLP_*` is set).
+    pub tracer: glitch_process::telemetry::Tracer,
     /// LLM classifier endpoints (empty when none are configured).
     pub classifiers: Arc<glitch_classify::ClassifierSet>,
 }

@@ -490,6 +490,18 @@ impl CompiledPolicy {
         segments: &[TextSegment<'_>],
         cache: Option<&ScanCache>,
     ) -> (ScanReport, CacheStats) {
+        self.scan_cached_timed(direction, segments, cache, None)
+    }
+
+    /// Like [`scan_cached`](Self::scan_cached), adding the time each detector family took to
+    /// `timings` (for traces; `None` costs nothing).
+    pub fn scan_cached_timed(
+        &self,
+        direction: Direction,
+        segments: &[TextSegment<'_>],
+        cache: Option<&ScanCache>,
+        mut timings: Option<&mut FamilyTimings>,
+    ) -> (ScanReport, CacheStats) {
         let mut report = ScanReport::default();
         let mut stats = CacheStats::default();
         let scanner = self.scanner(direction);
@@ -515,7 +527,14 @@ impl CompiledPolicy {
                 stats.misses += 1;
             }
             let mut found = ScanReport::default();
-            self.scan_segment(scanner, direction, segment, &mut raw, &mut found);
+            self.scan_segment(
+                scanner,
+                direction,
+                segment,
+                &mut raw,
+                &mut found,
+                timings.as_deref_mut(),
+            );
             if let Some(cache) = cache {
                 cache.put(self.id, direction, text, Arc::from(found.findings.clone()));
             }
@@ -531,13 +550,24 @@ impl CompiledPolicy {
         segment: &TextSegment<'_>,
         raw: &mut Vec<RawMatch>,
         report: &mut ScanReport,
+        mut timings: Option<&mut FamilyTimings>,
     ) {
         let text: &str = &segment.text;
         let first = report.findings.len();
+        let started = timings.is_some().then(std::time::Instant::now);
         self.scan_custom(scanner, direction, segment, report);
+        if let (Some(t), Some(started)) = (timings.as_deref_mut(), started)
+            && !scanner.custom.detectors.is_empty()
+        {
+            t.add("custom", started.elapsed());
+        }
         for detector in &scanner.signatures {
             raw.clear();
+            let started = timings.is_some().then(std::time::Instant::now);
             detector.scan(text, raw);
+            if let (Some(t), Some(started)) = (timings.as_deref_mut(), started) {
+                t.add(family_of(detector.detector_types()), started.elapsed());
+            }
             for m in raw.iter() {
                 let Some((level, action)) = scanner.rules.lookup(m.detector_type) else {
                     continue;
@@ -624,6 +654,33 @@ impl CompiledPolicy {
             }
         }
     }
+}
+
+/// Time spent per detector family during a scan (`secrets`, `pii`, `prompt_attack`, ...,
+/// `custom`), in first-seen order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FamilyTimings {
+    /// (family, total time).
+    pub families: Vec<(&'static str, std::time::Duration)>,
+}
+
+impl FamilyTimings {
+    fn add(&mut self, family: &'static str, took: std::time::Duration) {
+        match self.families.iter_mut().find(|(f, _)| *f == family) {
+            Some(entry) => entry.1 += took,
+            None => self.families.push((family, took)),
+        }
+    }
+}
+
+/// The family of a detector: the part of its first type before `/` (`secrets/github_token` →
+/// `secrets`; `prompt_attack` → `prompt_attack`). Detectors serving both attack types are
+/// `prompt_attack`.
+fn family_of(types: &[&'static str]) -> &'static str {
+    let Some(first) = types.first() else {
+        return "other";
+    };
+    first.split('/').next().unwrap_or(first)
 }
 
 fn push_finding(report: &mut ScanReport, finding: Finding) {

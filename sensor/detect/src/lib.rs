@@ -15,7 +15,9 @@ pub mod secrets;
 pub mod stream;
 pub mod templates;
 
-pub use engine::{CompiledPolicy, DetectorPack, Finding, RawMatch, ScanReport, SignatureDetector};
+pub use engine::{
+    CompiledPolicy, DetectorPack, FamilyTimings, Finding, RawMatch, ScanReport, SignatureDetector,
+};
 pub use extract::{Location, ParseError, ParsedRequest, Part, TextSegment};
 pub use llm::{LLM_DETECTOR_TYPES, LlmScore, Opinion};
 pub use policy::{Action, Level, LlmFailure, LlmMode, Policy, PolicyError, PolicyMode};

@@ -1,7 +1,10 @@
 //! Process plumbing shared by every Glitch binary (sensor, control plane, `glitch`): the
 //! `--log-format` choice and log set-up (`RUST_LOG`, to stderr), the SIGTERM/SIGINT future, and
 //! the thin `main` wrapper that builds the runtime, runs the service and turns a start-up error
-//! into a one-line reason and a non-zero exit code. Nothing service-specific lives here.
+//! into a one-line reason and a non-zero exit code, and OpenTelemetry trace export
+//! ([`telemetry`]). Nothing service-specific lives here.
+
+pub mod telemetry;
 
 use std::fmt::Display;
 use std::future::Future;

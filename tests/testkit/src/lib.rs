@@ -1,5 +1,6 @@
 //! Test support shared by the workspace's integration tests: real PostgreSQL databases
-//! ([`postgres`]) and a real Kafka-protocol broker ([`kafka`], tansu). Nothing here is mocked and
+//! ([`postgres`]), a real Kafka-protocol broker ([`kafka`], tansu) and an OTLP trace collector
+//! ([`otlp`]). Nothing here is mocked and
 //! nothing is skipped: a missing prerequisite fails the test with what to install.
 
 #![allow(
@@ -11,4 +12,5 @@
 )]
 
 pub mod kafka;
+pub mod otlp;
 pub mod postgres;
