@@ -30,6 +30,19 @@ else
   exit 1
 fi
 
+echo "==> nginx for the rolling-restart test"
+if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then
+  echo "    $( (nginx -v || /usr/sbin/nginx -v) 2>&1 | head -1)"
+elif command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  echo "    installing nginx-light"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
+  # The package starts a default server on port 80; the test runs its own.
+  (service nginx stop || systemctl stop nginx) >/dev/null 2>&1 || true
+else
+  echo "nginx is needed for the rolling-restart test: install it (e.g. apt-get install nginx-light)" >&2
+  exit 1
+fi
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 

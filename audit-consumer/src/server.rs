@@ -79,6 +79,7 @@ pub struct Running {
     stop: watch::Sender<bool>,
     api: JoinHandle<()>,
     retention: Option<JoinHandle<()>>,
+    trace_exporter: Option<glitch_process::telemetry::Exporter>,
 }
 
 impl Running {
@@ -118,6 +119,7 @@ impl Running {
             stop,
             mut api,
             retention,
+            trace_exporter,
             ..
         } = self;
         ingest.shutdown().await;
@@ -136,6 +138,9 @@ impl Running {
             }
         }
         index.close().await;
+        if let Some(exporter) = trace_exporter {
+            exporter.shutdown().await;
+        }
         tracing::info!("glitch-audit-consumer stopped");
     }
 }
@@ -186,7 +191,11 @@ pub async fn start(args: AuditArgs) -> Result<Running, StartError> {
             stop_rx.clone(),
         ))
     });
+    let (tracer, trace_exporter) =
+        glitch_process::telemetry::start_from_env("glitch-audit-consumer")
+            .map_err(|e| StartError::Config(e.to_string()))?;
     let state = Arc::new(AppState {
+        tracer,
         index: index.clone(),
         tokens: config.tokens.clone(),
         metrics: metrics.clone(),
@@ -220,6 +229,7 @@ pub async fn start(args: AuditArgs) -> Result<Running, StartError> {
         stop,
         api,
         retention,
+        trace_exporter,
     })
 }
 

@@ -44,6 +44,7 @@ pub struct ConfigStreamService {
     hub: Arc<ConfigHub>,
     replica_id: Arc<str>,
     shutdown: watch::Receiver<bool>,
+    metrics: Arc<crate::metrics::ControlPlaneMetrics>,
 }
 
 impl ConfigStreamService {
@@ -56,6 +57,7 @@ impl ConfigStreamService {
         hub: Arc<ConfigHub>,
         replica_id: Arc<str>,
         shutdown: watch::Receiver<bool>,
+        metrics: Arc<crate::metrics::ControlPlaneMetrics>,
     ) -> Self {
         ConfigStreamService {
             store,
@@ -63,6 +65,7 @@ impl ConfigStreamService {
             hub,
             replica_id,
             shutdown,
+            metrics,
         }
     }
 }
@@ -165,7 +168,9 @@ impl SensorStream {
             last_applied_version = hello.last_applied_version, peer = ?peer,
             "sensor connected"
         );
+        self.service.metrics.connected_sensors.inc();
         let end = self.serve(&hello, &mut inbound).await;
+        self.service.metrics.connected_sensors.dec();
         match &end {
             End::SensorError(status) => tracing::info!(
                 sensor_id = %hello.sensor_id, code = ?status.code(), message = status.message(),
@@ -240,6 +245,7 @@ impl SensorStream {
             return Ok(());
         }
         let nonce = new_nonce();
+        self.service.metrics.config_pushes.inc();
         let push = ConfigPush {
             nonce: nonce.clone(),
             snapshot: Some(config.snapshot.clone()),
@@ -277,6 +283,7 @@ impl SensorStream {
                     return;
                 }
                 *applied = ack.version;
+                self.service.metrics.config_acks.inc();
                 let version = i64::try_from(ack.version).unwrap_or(i64::MAX);
                 tracing::info!(sensor_id, version, "sensor applied config");
                 recorder
@@ -294,6 +301,7 @@ impl SensorStream {
                     return;
                 };
                 let error = truncate(&nack.error, MAX_NACK_ERROR_BYTES);
+                self.service.metrics.config_nacks.inc();
                 let kept = i64::try_from(nack.version).unwrap_or(i64::MAX);
                 tracing::warn!(
                     sensor_id,

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod grpc;
 pub mod hub;
 pub mod ids;
+pub mod metrics;
 pub mod recorder;
 pub mod server;
 pub mod store;

@@ -180,13 +180,20 @@ pub async fn start(args: ControlPlaneArgs) -> Result<Running, StartError> {
 
     let (stop, stop_rx) = watch::channel(false);
     let grace = Duration::from_secs(args.shutdown_grace_secs);
-    let state = Arc::new(AppState::new(
+    let metrics = Arc::new(crate::metrics::ControlPlaneMetrics::new());
+    let (tracer, trace_exporter) =
+        glitch_process::telemetry::start_from_env("glitch-control-plane")
+            .map_err(|e| StartError::Config(e.to_string()))?;
+    let mut state = AppState::new(
         store.clone(),
         hub.clone(),
         &token,
         args.fault_injection,
         replica_id.clone(),
-    ));
+        metrics.clone(),
+    );
+    state.tracer = tracer;
+    let state = Arc::new(state);
     let rest = tokio::spawn(serve_rest(
         rest_listener,
         api::router(state),
@@ -201,6 +208,7 @@ pub async fn start(args: ControlPlaneArgs) -> Result<Running, StartError> {
         hub.clone(),
         replica_id.clone(),
         stop_rx.clone(),
+        metrics,
     );
     let mut grpc_builder = tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(20)))
@@ -253,6 +261,9 @@ pub async fn start(args: ControlPlaneArgs) -> Result<Running, StartError> {
             tracing::warn!(error = %e, "cannot mark this replica's sensors disconnected");
         }
         done_store.close().await;
+        if let Some(exporter) = trace_exporter {
+            exporter.shutdown().await;
+        }
         tracing::info!("glitch-control-plane stopped");
     });
     Ok(Running {

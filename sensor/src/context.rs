@@ -18,7 +18,7 @@ use glitch_process::telemetry::{
 };
 
 use crate::events::{BodyKind, EventDraft, EventPermit, redacted_headers};
-use crate::metrics::{RequestLabels, RouteLabels, SensorMetrics};
+use crate::metrics::{PhaseLabels, RequestLabels, RouteLabels, SensorMetrics};
 use crate::state::AppState;
 
 /// The decision recorded in the event.
@@ -293,6 +293,10 @@ impl RequestContext {
         end: Instant,
         attributes: Vec<(&'static str, AttrValue)>,
     ) -> Option<usize> {
+        self.metrics
+            .phase_duration
+            .get_or_create(&PhaseLabels { phase: name })
+            .observe(end.saturating_duration_since(start).as_secs_f64());
         let trace = self.trace.as_mut()?;
         trace.phases.push(Phase {
             name,
@@ -464,20 +468,20 @@ impl RequestContext {
         {
             alerts.send(alert, &self.metrics);
         }
+        if let Some(first_byte) = self.first_byte {
+            self.phase_span(
+                "relay",
+                None,
+                SpanKind::Internal,
+                first_byte,
+                record_started,
+                vec![(
+                    "glitch.completion",
+                    AttrValue::from(self.event.completion.clone()),
+                )],
+            );
+        }
         if self.trace.is_some() {
-            if let Some(first_byte) = self.first_byte {
-                self.phase_span(
-                    "relay",
-                    None,
-                    SpanKind::Internal,
-                    first_byte,
-                    record_started,
-                    vec![(
-                        "glitch.completion",
-                        AttrValue::from(self.event.completion.clone()),
-                    )],
-                );
-            }
             let root = self.trace.as_deref().map(|trace| self.request_span(trace));
             // The hand-over to the event queue: what the record phase costs the request.
             let draft = self.draft();
@@ -490,6 +494,7 @@ impl RequestContext {
         }
         let draft = self.draft();
         permit.send(draft);
+        self.phase("record", record_started);
     }
 
     fn draft(&mut self) -> EventDraft {

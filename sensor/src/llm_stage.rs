@@ -250,9 +250,6 @@ impl LlmStage {
 
 /// The stage as a span of the request's trace (when tracing).
 fn classifier_span(ctx: &mut RequestContext, started: Instant, record: &pb::LlmStage) {
-    if !ctx.tracing() {
-        return;
-    }
     let span = ctx.phase_span(
         "classifier",
         None,

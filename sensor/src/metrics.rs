@@ -24,6 +24,14 @@ pub struct RouteLabels {
     pub route: &'static str,
 }
 
+/// Labels of `glitch_sensor_phase_duration_seconds`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PhaseLabels {
+    /// authenticate, read_body, parse, rate_limit, detect, classifier, upstream, relay, record
+    /// (and the detect.* families while traces are exported).
+    pub phase: &'static str,
+}
+
 /// Labels of `glitch_sensor_llm_stage_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct LlmStageLabels {
@@ -96,6 +104,8 @@ pub struct SensorMetrics {
     pub alerts_dropped: Counter,
     /// 1 while the sensor is ready (0 while draining).
     pub ready: Gauge,
+    /// Time per request phase.
+    pub phase_duration: HistogramFamily<PhaseLabels>,
     /// LLM classifier stages by outcome.
     pub llm_stage: Family<LlmStageLabels, Counter>,
     /// Time requests waited for the LLM classifier stage (sync mode).
@@ -261,6 +271,13 @@ impl SensorMetrics {
             "1 while the config stream to the control plane is up (fleet mode)",
             config_stream_connected.clone(),
         );
+        let phase_duration: HistogramFamily<PhaseLabels> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "phase_duration_seconds",
+            "Time per request phase (authenticate, read_body, parse, rate_limit, detect, classifier, upstream, relay, record)",
+            phase_duration.clone(),
+        );
         let ready = Gauge::default();
         registry.register(
             "ready",
@@ -289,6 +306,7 @@ impl SensorMetrics {
         SensorMetrics {
             registry,
             ready,
+            phase_duration,
             llm_stage,
             llm_wait,
             llm_follow_ups,

@@ -201,8 +201,8 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
                 timings.as_mut(),
             )
         });
+        let detect = ctx.phase("detect", detect_started);
         if let Some(timings) = &timings {
-            let detect = ctx.phase("detect", detect_started);
             ctx.family_phases(detect, detect_started, timings);
         }
         report = scanned;
@@ -337,7 +337,7 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
         }
     };
     let first_byte = forwarded.elapsed();
-    if ctx.tracing() {
+    {
         let now = Instant::now();
         ctx.phase_span(
             "upstream",

@@ -62,8 +62,15 @@ fn policy() -> String {
             "    llm_classifiers: [fast]\n    llm_budget_ms: 5000\n",
         ),
     ] {
+        // The baseline project has no rule a classifier serves (so no classifier is called);
+        // the others add prompt_attack, which the classifiers serve.
+        let attack = if id == "sig" {
+            ""
+        } else {
+            "      - {detector_type: prompt_attack, threshold: L2, action: block}\n"
+        };
         out.push_str(&format!(
-            "  - id: pol_{id}\n    name: {id}\n    input_detectors:\n      - {{detector_type: prompt_attack, threshold: L2, action: block}}\n      - {{detector_type: \"secrets/*\", threshold: L2, action: block}}\n{extra}"
+            "  - id: pol_{id}\n    name: {id}\n    input_detectors:\n{attack}      - {{detector_type: \"secrets/*\", threshold: L2, action: block}}\n{extra}"
         ));
     }
     out.push_str("projects:\n");
@@ -203,6 +210,14 @@ pub async fn run(quick: bool) {
         bench.post("sig", &one_turn(i, "warm")).await;
         bench.post("llm", &one_turn(i, "warm")).await;
     }
+    let call_sum0 = bench
+        .metric("glitch_sensor_classifier_call_duration_seconds_sum")
+        .await;
+    let call_n0 = bench
+        .metric("glitch_sensor_classifier_call_duration_seconds_count")
+        .await;
+    let wait_sum0 = bench.metric("glitch_sensor_llm_wait_seconds_sum").await;
+    let wait_n0 = bench.metric("glitch_sensor_llm_wait_seconds_count").await;
     let mut baseline = Vec::with_capacity(n as usize);
     let mut with_llm = Vec::with_capacity(n as usize);
     for i in 0..n {
@@ -232,6 +247,24 @@ pub async fn run(quick: bool) {
         "   added beyond 300 ms + signature-only p50: p50 {}  p99 {}",
         signed_ms(added_p(0.5)),
         signed_ms(added_p(0.99))
+    );
+    let calls = bench
+        .metric("glitch_sensor_classifier_call_duration_seconds_count")
+        .await
+        - call_n0;
+    let call_mean = (bench
+        .metric("glitch_sensor_classifier_call_duration_seconds_sum")
+        .await
+        - call_sum0)
+        / calls.max(1.0);
+    let waits = bench.metric("glitch_sensor_llm_wait_seconds_count").await - wait_n0;
+    let wait_mean =
+        (bench.metric("glitch_sensor_llm_wait_seconds_sum").await - wait_sum0) / waits.max(1.0);
+    println!(
+        "   inside the sensor: classifier call (HTTP round trip to the fake, its 300 ms timer included) mean {:.3} ms; request waited for the stage mean {:.3} ms → stage overhead beyond the call {:.3} ms",
+        call_mean * 1e3,
+        wait_mean * 1e3,
+        (wait_mean - call_mean) * 1e3
     );
 
     // 2. A hanging classifier: requests end at the budget.

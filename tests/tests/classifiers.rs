@@ -5,7 +5,12 @@
 //! closed, async follow-up events, the verdict cache, credentials); the real Claude Code CLI
 //! checks what a developer sees.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -4,7 +4,12 @@
 //! detect with one child per detector family, classifier, upstream, relay, record), all inside
 //! the request span — and the trace id is written into the request's SecurityEvent.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
 
 use std::time::Duration;
 

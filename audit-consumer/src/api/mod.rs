@@ -37,6 +37,8 @@ pub struct AppState {
     pub status: Arc<SourceStatus>,
     /// The source as `/health` shows it.
     pub source_label: String,
+    /// Where request traces go (disabled unless `OTEL_EXPORTER_OTLP_*` is set).
+    pub tracer: glitch_process::telemetry::Tracer,
 }
 
 impl std::fmt::Debug for AppState {
@@ -67,7 +69,46 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(handlers::metrics))
         .method_not_allowed_fallback(method_not_allowed)
         .merge(protected)
+        .layer(middleware::from_fn_with_state(state.clone(), trace_request))
         .with_state(state)
+}
+
+/// Records each API request as a server span when traces are exported.
+async fn trace_request(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !state.tracer.is_enabled() {
+        return next.run(request).await;
+    }
+    let started = std::time::Instant::now();
+    let started_at = std::time::SystemTime::now();
+    let method = request.method().as_str().to_owned();
+    let parent = request
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(
+            || request.uri().path().to_owned(),
+            |m| m.as_str().to_owned(),
+        );
+    let response = next.run(request).await;
+    glitch_process::telemetry::record_http_span(
+        &state.tracer,
+        parent.as_deref(),
+        &method,
+        &route,
+        response.status().as_u16(),
+        started,
+        started_at,
+        Vec::new(),
+    );
+    response
 }
 
 /// `Authorization: Bearer <token>` → the caller's [`crate::auth::Scope`] in the request's

@@ -4,6 +4,7 @@
 //! this file parses flags and reports failures.
 
 mod api;
+mod fleet;
 mod up;
 
 use std::path::PathBuf;
@@ -39,6 +40,9 @@ struct Cli {
 enum Command {
     /// Start the control plane and a sensor on this machine (Ctrl-C stops both).
     Up(up::UpArgs),
+    /// Start a two-region fleet on this machine: two control-plane replicas on PostgreSQL,
+    /// sensors in regions eu and us (one per replica), Kafka (tansu) and the audit consumer.
+    Fleet(fleet::FleetArgs),
     /// Projects.
     #[command(subcommand)]
     Projects(ProjectsCmd),
@@ -115,6 +119,8 @@ enum CliError {
     File { path: PathBuf, detail: String },
     #[error("{0}")]
     Up(#[from] up::UpError),
+    #[error("{0}")]
+    Fleet(#[from] fleet::FleetError),
     #[error("GLITCH_ADMIN_TOKEN is not set (the control plane's admin token)")]
     NoToken,
 }
@@ -136,7 +142,7 @@ async fn admin(cli: &Cli) -> Result<Value, CliError> {
     let api = &api;
     let get = |path: String| async move { api.call(Method::GET, &path, None).await };
     Ok(match &cli.command {
-        Command::Up(_) => Value::Null,
+        Command::Up(_) | Command::Fleet(_) => Value::Null,
         Command::Projects(ProjectsCmd::List) => get("/v1/projects".into()).await?,
         Command::Projects(ProjectsCmd::Get { id }) => get(format!("/v1/projects/{id}")).await?,
         Command::Projects(ProjectsCmd::Create { name, policy }) => {
@@ -223,6 +229,10 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match &cli.command {
             Command::Up(args) => up::run(args.clone())
+                .await
+                .map(|()| Value::Null)
+                .map_err(CliError::from),
+            Command::Fleet(args) => fleet::run(args.clone())
                 .await
                 .map(|()| Value::Null)
                 .map_err(CliError::from),

@@ -98,6 +98,23 @@ fn template_or_404(id: &str) -> Result<Policy, ApiError> {
 
 // ---- health and documents -------------------------------------------------------------------
 
+/// `GET /metrics` (no auth): the replica's Prometheus metrics.
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let version = state.hub.current().version;
+    state
+        .metrics
+        .config_version
+        .set(i64::try_from(version).unwrap_or(i64::MAX));
+    (
+        [(
+            http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
+        .into_response()
+}
+
 /// `GET /health` (no auth): 200 when the database answers, else 503.
 pub async fn health(State(state): State<Arc<AppState>>) -> Response {
     let config_version = state.hub.current().version;

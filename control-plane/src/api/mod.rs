@@ -49,6 +49,10 @@ pub struct AppState {
     pub openapi: Value,
     /// This replica's id.
     pub replica_id: Arc<str>,
+    /// This replica's Prometheus metrics.
+    pub metrics: Arc<crate::metrics::ControlPlaneMetrics>,
+    /// Where request traces go (disabled unless `OTEL_EXPORTER_OTLP_*` is set).
+    pub tracer: glitch_process::telemetry::Tracer,
 }
 
 impl std::fmt::Debug for AppState {
@@ -69,6 +73,7 @@ impl AppState {
         admin_token: &str,
         fault_injection: bool,
         replica_id: Arc<str>,
+        metrics: Arc<crate::metrics::ControlPlaneMetrics>,
     ) -> Self {
         AppState {
             store,
@@ -78,6 +83,8 @@ impl AppState {
             pack: glitch_detect::builtin::builtin_pack(),
             openapi: openapi::document(fault_injection),
             replica_id,
+            metrics,
+            tracer: glitch_process::telemetry::Tracer::disabled(),
         }
     }
 
@@ -160,6 +167,7 @@ fn public_routes() -> Routes {
     Routes::new()
         .add(Method::GET, "/health", handlers::health)
         .add(Method::GET, "/openapi.json", handlers::openapi_document)
+        .add(Method::GET, "/metrics", handlers::metrics)
 }
 
 /// Every (path, method) the API serves, in registration order.
@@ -181,7 +189,61 @@ pub fn router(state: Arc<AppState>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .merge(protected)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), count_request))
         .with_state(state)
+}
+
+/// Counts every REST request by method and status class, times it, and (when traces are
+/// exported) records it as a server span continuing the caller's `traceparent`.
+async fn count_request(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let started_at = std::time::SystemTime::now();
+    let method = request.method().as_str().to_owned();
+    let traced = state.tracer.is_enabled().then(|| {
+        let parent = request
+            .headers()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let route = request
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .map_or_else(
+                || request.uri().path().to_owned(),
+                |m| m.as_str().to_owned(),
+            );
+        (parent, route)
+    });
+    let response = next.run(request).await;
+    if let Some((parent, route)) = traced {
+        glitch_process::telemetry::record_http_span(
+            &state.tracer,
+            parent.as_deref(),
+            &method,
+            &route,
+            response.status().as_u16(),
+            started,
+            started_at,
+            vec![("glitch.replica_id", state.replica_id.to_string().into())],
+        );
+    }
+    state
+        .metrics
+        .http_requests
+        .get_or_create(&crate::metrics::HttpLabels {
+            method,
+            status: crate::metrics::status_class(response.status().as_u16()),
+        })
+        .inc();
+    state
+        .metrics
+        .http_request_duration
+        .observe(started.elapsed().as_secs_f64());
+    response
 }
 
 /// `Authorization: Bearer <admin token>`, or a 401.

@@ -268,6 +268,42 @@ impl Tracer {
     }
 }
 
+/// Records one handled HTTP request as a server span (when traces are exported): the caller's
+/// `traceparent` continued, `METHOD route` as its name, the standard HTTP attributes plus
+/// `extra`, an error status for 5xx answers.
+#[allow(clippy::too_many_arguments)]
+pub fn record_http_span(
+    tracer: &Tracer,
+    traceparent: Option<&str>,
+    method: &str,
+    route: &str,
+    status: u16,
+    started: std::time::Instant,
+    started_at: SystemTime,
+    extra: Vec<(&'static str, AttrValue)>,
+) {
+    if !tracer.is_enabled() {
+        return;
+    }
+    let parent = traceparent.and_then(TraceParent::parse);
+    let mut span = SpanRecord::new(
+        parent.map_or_else(new_trace_id, |p| p.trace_id),
+        parent.map(|p| p.span_id),
+        format!("{method} {route}"),
+        SpanKind::Server,
+        started_at,
+        started_at + started.elapsed(),
+    )
+    .attr("http.request.method", method.to_owned())
+    .attr("http.route", route.to_owned())
+    .attr("http.response.status_code", i64::from(status));
+    span.attributes.extend(extra);
+    if status >= 500 {
+        span.error = Some(format!("HTTP {status}"));
+    }
+    tracer.record(span);
+}
+
 /// A configuration problem in the `OTEL_*` variables.
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
