@@ -495,5 +495,23 @@ async fn fan_out_to_100_sensors() {
         all[all.len() / 2],
         all[all.len() * 99 / 100]
     );
+    // The replica's /metrics (no token) counts what happened.
+    let (status, metrics) = h.call_with(Method::GET, "/metrics", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let metrics = metrics.as_str().unwrap().to_owned();
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in:\n{metrics}"))
+    };
+    assert_eq!(value("glitch_control_plane_connected_sensors"), 100.0);
+    assert!(value("glitch_control_plane_config_acks_total") >= 600.0);
+    assert!(value("glitch_control_plane_config_pushes_total") >= 600.0);
+    assert_eq!(
+        value("glitch_control_plane_config_version"),
+        h.config_version().await as f64
+    );
     h.stop().await;
 }

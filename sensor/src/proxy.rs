@@ -300,15 +300,7 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
                 .inc();
             ctx.decision = Decision::Error;
             let detail = error_chain(&e);
-            let span = ctx.phase_span(
-                "upstream",
-                None,
-                glitch_process::telemetry::SpanKind::Client,
-                forwarded,
-                Instant::now(),
-                Vec::new(),
-            );
-            ctx.phase_error(span, format!("{kind} error"));
+            upstream_failed(&mut ctx, forwarded, format!("{kind} error"));
             ctx.event.error = format!("upstream {kind} error: {detail}");
             tracing::warn!(event_id = %ctx.event_id(), error = %detail, "upstream request failed");
             return own_error(&mut ctx, SensorError::upstream_unreachable(detail), true);
@@ -319,15 +311,7 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
                 .get_or_create(&UpstreamErrorLabels { kind: "timeout" })
                 .inc();
             ctx.decision = Decision::Error;
-            let span = ctx.phase_span(
-                "upstream",
-                None,
-                glitch_process::telemetry::SpanKind::Client,
-                forwarded,
-                Instant::now(),
-                Vec::new(),
-            );
-            ctx.phase_error(span, "timeout");
+            upstream_failed(&mut ctx, forwarded, "timeout".to_owned());
             ctx.event.error = "upstream response timeout".into();
             return own_error(
                 &mut ctx,
@@ -392,6 +376,19 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
         output_policy,
     );
     Response::from_parts(head, Body::new(body))
+}
+
+/// Records the upstream phase as failed (a client span with an error).
+fn upstream_failed(ctx: &mut RequestContext, forwarded: Instant, error: String) {
+    let span = ctx.phase_span(
+        "upstream",
+        None,
+        glitch_process::telemetry::SpanKind::Client,
+        forwarded,
+        Instant::now(),
+        Vec::new(),
+    );
+    ctx.phase_error(span, error);
 }
 
 /// Largest whole (non-streaming) response buffered for output scanning.

@@ -79,35 +79,24 @@ async fn trace_request(
     request: Request,
     next: Next,
 ) -> Response {
-    if !state.tracer.is_enabled() {
-        return next.run(request).await;
-    }
-    let started = std::time::Instant::now();
-    let started_at = std::time::SystemTime::now();
-    let method = request.method().as_str().to_owned();
-    let parent = request
-        .headers()
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let route = request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map_or_else(
-            || request.uri().path().to_owned(),
-            |m| m.as_str().to_owned(),
-        );
-    let response = next.run(request).await;
-    glitch_process::telemetry::record_http_span(
+    let trace = glitch_process::telemetry::HttpTrace::start(
         &state.tracer,
-        parent.as_deref(),
-        &method,
-        &route,
-        response.status().as_u16(),
-        started,
-        started_at,
-        Vec::new(),
+        request.headers(),
+        request.method(),
+        || {
+            request
+                .extensions()
+                .get::<axum::extract::MatchedPath>()
+                .map_or_else(
+                    || request.uri().path().to_owned(),
+                    |m| m.as_str().to_owned(),
+                )
+        },
     );
+    let response = next.run(request).await;
+    if let Some(trace) = trace {
+        trace.finish(&state.tracer, response.status().as_u16(), Vec::new());
+    }
     response
 }
 

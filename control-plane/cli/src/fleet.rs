@@ -11,8 +11,6 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use clap::Parser;
-use http::Method;
-use serde_json::json;
 
 use crate::api::Api;
 
@@ -170,13 +168,6 @@ impl Broker {
     }
 }
 
-fn random_token() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    (0..40)
-        .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
-        .collect()
-}
-
 /// Runs the fleet until Ctrl-C.
 #[allow(
     clippy::print_stdout,
@@ -187,10 +178,7 @@ pub async fn run(args: FleetArgs) -> Result<(), FleetError> {
     let dir = &args.data_dir;
     std::fs::create_dir_all(dir.join("kafka")).map_err(|e| FleetError::Dir(dir.clone(), e))?;
     let base = args.base_port;
-    let token = std::env::var("GLITCH_ADMIN_TOKEN")
-        .ok()
-        .filter(|t| t.len() >= 16)
-        .unwrap_or_else(random_token);
+    let (token, _) = crate::demo::admin_token();
     let kafka = addr(base, 40)?;
     let broker =
         Broker::start(&tansu_bin(args.tansu.as_deref()), &dir.join("kafka"), kafka).await?;
@@ -215,32 +203,8 @@ pub async fn run(args: FleetArgs) -> Result<(), FleetError> {
 
     // The demo project (reused when it exists) and a fresh key, through replica 1.
     let api = Api::new(&cp1.rest_url(), &token, None)?;
-    let projects = api.call(Method::GET, "/v1/projects", None).await?;
-    let existing = projects["results"]
-        .as_array()
-        .and_then(|list| list.iter().find(|p| p["name"] == "fleet-demo"))
-        .and_then(|p| p["id"].as_str().map(str::to_owned));
-    let project_id = match existing {
-        Some(id) => id,
-        None => {
-            let created = api
-                .call(
-                    Method::POST,
-                    "/v1/projects",
-                    Some(&json!({"name": "fleet-demo", "policy_id": "balanced"})),
-                )
-                .await?;
-            created["id"].as_str().unwrap_or_default().to_owned()
-        }
-    };
-    let key = api
-        .call(
-            Method::POST,
-            &format!("/v1/projects/{project_id}/keys"),
-            Some(&json!({"name": "glitch-fleet"})),
-        )
-        .await?;
-    let key_secret = key["key"].as_str().unwrap_or_default().to_owned();
+    let (project_id, key_secret) =
+        crate::demo::project_and_key(&api, "fleet-demo", "glitch-fleet").await?;
 
     let events = format!("kafka://{kafka}/{TOPIC}");
     let mut sensors = Vec::new();

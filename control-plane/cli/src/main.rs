@@ -4,6 +4,7 @@
 //! this file parses flags and reports failures.
 
 mod api;
+mod demo;
 mod fleet;
 mod up;
 

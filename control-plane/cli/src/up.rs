@@ -9,8 +9,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use http::Method;
-use serde_json::json;
 
 use crate::api::Api;
 
@@ -67,13 +65,6 @@ pub enum UpError {
     Demo(#[from] crate::api::ApiError),
 }
 
-fn random_token() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    (0..40)
-        .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
-        .collect()
-}
-
 /// Runs the stack until Ctrl-C.
 #[allow(
     clippy::print_stdout,
@@ -84,10 +75,7 @@ pub async fn run(args: UpArgs) -> Result<(), UpError> {
 
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|e| UpError::DataDir(args.data_dir.clone(), e))?;
-    let token_given = std::env::var("GLITCH_ADMIN_TOKEN")
-        .ok()
-        .filter(|t| t.len() >= 16);
-    let token = token_given.clone().unwrap_or_else(random_token);
+    let (token, token_given) = crate::demo::admin_token();
 
     let database = format!(
         "sqlite://{}",
@@ -106,33 +94,8 @@ pub async fn run(args: UpArgs) -> Result<(), UpError> {
 
     // The demo project (reused when it exists) and a fresh key: a key's secret is shown once.
     let api = Api::new(&control_plane.rest_url(), &token, None)?;
-    let projects = api.call(Method::GET, "/v1/projects", None).await?;
-    let existing = projects["results"]
-        .as_array()
-        .or_else(|| projects.as_array())
-        .and_then(|list| list.iter().find(|p| p["name"] == args.project.as_str()))
-        .and_then(|p| p["id"].as_str().map(str::to_owned));
-    let project_id = match existing {
-        Some(id) => id,
-        None => {
-            let created = api
-                .call(
-                    Method::POST,
-                    "/v1/projects",
-                    Some(&json!({"name": args.project, "policy_id": "balanced"})),
-                )
-                .await?;
-            created["id"].as_str().unwrap_or_default().to_owned()
-        }
-    };
-    let key = api
-        .call(
-            Method::POST,
-            &format!("/v1/projects/{project_id}/keys"),
-            Some(&json!({"name": "glitch-up"})),
-        )
-        .await?;
-    let key_secret = key["key"].as_str().unwrap_or_default().to_owned();
+    let (project_id, key_secret) =
+        crate::demo::project_and_key(&api, &args.project, "glitch-up").await?;
 
     let sensor_args = glitch_sensor::SensorArgs::parse_from([
         "glitch-sensor".to_owned(),
@@ -176,7 +139,7 @@ pub async fn run(args: UpArgs) -> Result<(), UpError> {
     println!("  export ANTHROPIC_CUSTOM_HEADERS=\"X-Glitch-Key: {key_secret}\"");
     println!("  export ANTHROPIC_API_KEY=sk-ant-...   # your own key (or log in with `claude`)");
     println!();
-    if token_given.is_none() {
+    if !token_given {
         println!("Admin commands (glitch projects|keys|policies ...):");
         println!("  export GLITCH_ADMIN_TOKEN={token}");
     }

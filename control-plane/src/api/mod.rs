@@ -201,33 +201,18 @@ async fn count_request(
     next: Next,
 ) -> Response {
     let started = std::time::Instant::now();
-    let started_at = std::time::SystemTime::now();
     let method = request.method().as_str().to_owned();
-    let traced = state.tracer.is_enabled().then(|| {
-        let parent = request
-            .headers()
-            .get("traceparent")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let route = request
-            .extensions()
-            .get::<axum::extract::MatchedPath>()
-            .map_or_else(
-                || request.uri().path().to_owned(),
-                |m| m.as_str().to_owned(),
-            );
-        (parent, route)
-    });
+    let trace = glitch_process::telemetry::HttpTrace::start(
+        &state.tracer,
+        request.headers(),
+        request.method(),
+        || matched_route(&request),
+    );
     let response = next.run(request).await;
-    if let Some((parent, route)) = traced {
-        glitch_process::telemetry::record_http_span(
+    if let Some(trace) = trace {
+        trace.finish(
             &state.tracer,
-            parent.as_deref(),
-            &method,
-            &route,
             response.status().as_u16(),
-            started,
-            started_at,
             vec![("glitch.replica_id", state.replica_id.to_string().into())],
         );
     }
@@ -244,6 +229,17 @@ async fn count_request(
         .http_request_duration
         .observe(started.elapsed().as_secs_f64());
     response
+}
+
+/// The route template that matched (`/v1/projects/{id}`), else the path.
+fn matched_route(request: &Request) -> String {
+    request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(
+            || request.uri().path().to_owned(),
+            |m| m.as_str().to_owned(),
+        )
 }
 
 /// `Authorization: Bearer <admin token>`, or a 401.

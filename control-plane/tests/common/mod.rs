@@ -76,9 +76,17 @@ impl Harness {
         }
         let response = request.send().await.unwrap();
         let status = response.status();
+        let plain_text = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("text/plain"));
         let text = response.text().await.unwrap();
         let value = if text.is_empty() {
             Value::Null
+        } else if plain_text {
+            // `/metrics` answers in the Prometheus text format.
+            Value::String(text)
         } else {
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {text}"))
         };

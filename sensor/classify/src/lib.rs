@@ -33,26 +33,8 @@ pub use breaker::BreakerState;
 pub use config::{BackendKind, ClassifiersFile, ConfigError, EndpointConfig, load_file, parse_str};
 pub use metrics::{CallLabels, ClassifierMetrics, EndpointLabels};
 
-/// Every detector type an LLM classifier can serve.
-pub const LLM_DETECTOR_TYPES: &[&str] = &[
-    "prompt_attack",
-    "jailbreak",
-    "pii/name",
-    "pii/address",
-    "moderated_content/harassment",
-    "moderated_content/harassment_threatening",
-    "moderated_content/hate",
-    "moderated_content/hate_threatening",
-    "moderated_content/sexual",
-    "moderated_content/sexual_minors",
-    "moderated_content/violence",
-    "moderated_content/violence_graphic",
-    "moderated_content/self_harm",
-    "moderated_content/self_harm_intent",
-    "moderated_content/self_harm_instructions",
-    "moderated_content/illicit",
-    "moderated_content/illicit_violent",
-];
+/// Every detector type an LLM classifier can serve (defined with the policy model).
+pub use glitch_detect::llm::LLM_DETECTOR_TYPES;
 
 /// Set-wide settings.
 #[derive(Clone, Debug)]

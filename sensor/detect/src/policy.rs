@@ -367,10 +367,10 @@ pub const FAMILIES: &[&str] = &[
     "unknown_links",
 ];
 
-/// Detector types with a fixed name (secrets are `secrets/<provider>`, see [`is_known_detector_type`]).
-pub const FIXED_DETECTOR_TYPES: &[&str] = &[
-    "prompt_attack",
-    "jailbreak",
+/// Detector types with a fixed name served by signatures only (secrets are `secrets/<provider>`,
+/// see [`is_known_detector_type`]; the types classifiers serve are
+/// [`LLM_DETECTOR_TYPES`](crate::llm::LLM_DETECTOR_TYPES)).
+pub const SIGNATURE_DETECTOR_TYPES: &[&str] = &[
     "unknown_links",
     "pii/email",
     "pii/credit_card",
@@ -378,21 +378,6 @@ pub const FIXED_DETECTOR_TYPES: &[&str] = &[
     "pii/phone_number",
     "pii/ip_address",
     "pii/iban_code",
-    "pii/name",
-    "pii/address",
-    "moderated_content/harassment",
-    "moderated_content/harassment_threatening",
-    "moderated_content/hate",
-    "moderated_content/hate_threatening",
-    "moderated_content/sexual",
-    "moderated_content/sexual_minors",
-    "moderated_content/violence",
-    "moderated_content/violence_graphic",
-    "moderated_content/self_harm",
-    "moderated_content/self_harm_intent",
-    "moderated_content/self_harm_instructions",
-    "moderated_content/illicit",
-    "moderated_content/illicit_violent",
 ];
 
 /// Families whose detector types take a `/<name>` and so can be used as `family/*`.
@@ -401,7 +386,9 @@ const WILDCARD_FAMILIES: &[&str] = &["pii", "secrets", "moderated_content"];
 /// True for a detector type a rule may name: a fixed type, `secrets/<provider>` (lowercase
 /// letters, digits and `_`), or a `family/*` wildcard.
 pub fn is_known_detector_type(detector_type: &str) -> bool {
-    if FIXED_DETECTOR_TYPES.contains(&detector_type) {
+    if SIGNATURE_DETECTOR_TYPES.contains(&detector_type)
+        || crate::llm::LLM_DETECTOR_TYPES.contains(&detector_type)
+    {
         return true;
     }
     if let Some(family) = detector_type.strip_suffix("/*") {

@@ -268,40 +268,57 @@ impl Tracer {
     }
 }
 
-/// Records one handled HTTP request as a server span (when traces are exported): the caller's
-/// `traceparent` continued, `METHOD route` as its name, the standard HTTP attributes plus
-/// `extra`, an error status for 5xx answers.
-#[allow(clippy::too_many_arguments)]
-pub fn record_http_span(
-    tracer: &Tracer,
-    traceparent: Option<&str>,
-    method: &str,
-    route: &str,
-    status: u16,
+/// One HTTP request being handled, to be recorded as a server span when it is answered (only
+/// exists while traces are exported): the caller's `traceparent` continued, `METHOD route` as
+/// its name, the standard HTTP attributes, an error status for 5xx answers.
+#[derive(Debug)]
+pub struct HttpTrace {
+    parent: Option<TraceParent>,
+    method: String,
+    route: String,
     started: std::time::Instant,
     started_at: SystemTime,
-    extra: Vec<(&'static str, AttrValue)>,
-) {
-    if !tracer.is_enabled() {
-        return;
+}
+
+impl HttpTrace {
+    /// Starts timing a request (`None` when traces are off).
+    pub fn start(
+        tracer: &Tracer,
+        headers: &http::HeaderMap,
+        method: &http::Method,
+        route: impl FnOnce() -> String,
+    ) -> Option<HttpTrace> {
+        tracer.is_enabled().then(|| HttpTrace {
+            parent: headers
+                .get("traceparent")
+                .and_then(|v| v.to_str().ok())
+                .and_then(TraceParent::parse),
+            method: method.as_str().to_owned(),
+            route: route(),
+            started: std::time::Instant::now(),
+            started_at: SystemTime::now(),
+        })
     }
-    let parent = traceparent.and_then(TraceParent::parse);
-    let mut span = SpanRecord::new(
-        parent.map_or_else(new_trace_id, |p| p.trace_id),
-        parent.map(|p| p.span_id),
-        format!("{method} {route}"),
-        SpanKind::Server,
-        started_at,
-        started_at + started.elapsed(),
-    )
-    .attr("http.request.method", method.to_owned())
-    .attr("http.route", route.to_owned())
-    .attr("http.response.status_code", i64::from(status));
-    span.attributes.extend(extra);
-    if status >= 500 {
-        span.error = Some(format!("HTTP {status}"));
+
+    /// Records the span with the answer's status and `extra` attributes.
+    pub fn finish(self, tracer: &Tracer, status: u16, extra: Vec<(&'static str, AttrValue)>) {
+        let mut span = SpanRecord::new(
+            self.parent.map_or_else(new_trace_id, |p| p.trace_id),
+            self.parent.map(|p| p.span_id),
+            format!("{} {}", self.method, self.route),
+            SpanKind::Server,
+            self.started_at,
+            self.started_at + self.started.elapsed(),
+        )
+        .attr("http.request.method", self.method)
+        .attr("http.route", self.route)
+        .attr("http.response.status_code", i64::from(status));
+        span.attributes.extend(extra);
+        if status >= 500 {
+            span.error = Some(format!("HTTP {status}"));
+        }
+        tracer.record(span);
     }
-    tracer.record(span);
 }
 
 /// A configuration problem in the `OTEL_*` variables.
