@@ -312,13 +312,18 @@ pub struct Policy {
     #[serde(default)]
     pub rate_limits: RateLimits,
     /// How long a request may wait for the LLM classifiers, in milliseconds (default 800).
-    #[serde(default = "default_llm_budget_ms")]
+    /// Fields at their defaults are left out when a policy is written, so a policy that uses no
+    /// classifier feature stays readable by sensors older than these fields.
+    #[serde(
+        default = "default_llm_budget_ms",
+        skip_serializing_if = "is_default_llm_budget"
+    )]
     pub llm_budget_ms: u32,
     /// What a failed or late classifier stage does: `open` (default) or `closed`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub llm_failure: LlmFailure,
     /// `sync` (default: wait within the budget) or `async` (never wait; follow-up event).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub llm_mode: LlmMode,
     /// Names of the sensor's classifier endpoints this policy uses; empty means every endpoint
     /// the sensor has configured.
@@ -335,6 +340,14 @@ pub const MAX_LLM_CLASSIFIERS: usize = 16;
 
 fn default_llm_budget_ms() -> u32 {
     DEFAULT_LLM_BUDGET_MS
+}
+
+fn is_default_llm_budget(ms: &u32) -> bool {
+    *ms == DEFAULT_LLM_BUDGET_MS
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 /// A validation failure naming the offending field, e.g. `input_detectors[2].threshold`.
@@ -662,6 +675,17 @@ mod tests {
         // Serialized and read back unchanged (the control plane stores policies as JSON).
         let again: Policy = serde_json::from_value(serde_json::to_value(&p).unwrap()).unwrap();
         assert_eq!(again, p);
+        // A policy that uses no classifier field is written without them (older sensors, which
+        // reject unknown fields, still accept it).
+        let plain = serde_json::to_value(policy(r#"{"name": "x"}"#)).unwrap();
+        for field in [
+            "llm_budget_ms",
+            "llm_failure",
+            "llm_mode",
+            "llm_classifiers",
+        ] {
+            assert!(plain.get(field).is_none(), "{field} written at its default");
+        }
         for (json, field) in [
             (r#"{"llm_budget_ms": 0}"#, "llm_budget_ms"),
             (r#"{"llm_budget_ms": 60001}"#, "llm_budget_ms"),
