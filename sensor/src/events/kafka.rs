@@ -117,6 +117,7 @@ pub fn spawn_forwarder(
     std::thread::Builder::new()
         .name("glitch-kafka-forwarder".into())
         .spawn(move || {
+            super::lower_this_threads_priority();
             let runtime = match tokio::runtime::Builder::new_current_thread()
                 .enable_time()
                 .build()

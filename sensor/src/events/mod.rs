@@ -95,6 +95,30 @@ pub struct EventDraft {
     pub omitted_reason: Option<&'static str>,
 }
 
+/// Gives the calling (background) thread a lower CPU priority (nice 10) than the request
+/// workers, so that on a busy machine the event writer and the Kafka forwarder — which parse,
+/// mask, encode and ship conversations — yield the CPU to requests instead of delaying them; the
+/// bounded queue turns any lag into backpressure. Linux only (`renice` on the thread id, so no
+/// unsafe code); best effort: without `renice` nothing changes.
+pub fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let Ok(link) = std::fs::read_link("/proc/thread-self") else {
+            return;
+        };
+        let Some(tid) = link.file_name() else {
+            return;
+        };
+        let _ = std::process::Command::new("renice")
+            .args(["-n", "10", "-p"])
+            .arg(tid)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
 /// Counters shared with /health.
 #[derive(Debug, Default)]
 pub struct EventSinkHealth {
@@ -263,6 +287,7 @@ impl EventSink {
         let thread = std::thread::Builder::new()
             .name("glitch-event-writer".into())
             .spawn(move || {
+                lower_this_threads_priority();
                 writer_loop(
                     writer,
                     rx,
