@@ -183,9 +183,15 @@ async fn fleet_mode_applies_pushes_nacks_bad_ones_and_survives_the_control_plane
         .await
     );
     assert_eq!(status(&client, &base, "the heron plan").await, 200);
-    assert!(replies.lock().unwrap().iter().any(
-        |m| matches!(m, sensor_message::Message::Ack(a) if a.version == 1 && a.nonce == "n1")
-    ));
+    // The ACK follows the swap: it may reach the control plane a moment after enforcement.
+    assert!(
+        eventually(Duration::from_secs(10), async || replies
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|m| matches!(m, sensor_message::Message::Ack(a) if a.version == 1 && a.nonce == "n1")))
+        .await
+    );
     let health: serde_json::Value = get_json(&client, &format!("{base}/health")).await;
     assert_eq!(health["status"], "healthy", "{health}");
     assert_eq!(health["policy_version"], 1);
