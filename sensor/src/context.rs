@@ -17,7 +17,7 @@ use glitch_process::telemetry::{
     AttrValue, SpanKind, SpanRecord, TraceParent, Tracer, hex_id, new_span_id, new_trace_id,
 };
 
-use crate::events::{BodyKind, EventDraft, EventPermit, redacted_headers};
+use crate::events::{BodyKind, EventDraft, EventPermit};
 use crate::metrics::{PhaseLabels, RequestLabels, RouteLabels, SensorMetrics};
 use crate::state::AppState;
 
@@ -127,6 +127,8 @@ pub struct RequestContext {
     pub mask_values: Vec<String>,
     /// Assistant text relayed.
     pub response_text: String,
+    /// The request headers, redacted into the event by the writer thread.
+    headers: Option<http::HeaderMap>,
     head_recorded: bool,
     /// When the upstream's response head arrived.
     first_byte: Option<Instant>,
@@ -211,7 +213,6 @@ impl RequestContext {
                 .get(http::header::USER_AGENT)
                 .map(|v| capped(&String::from_utf8_lossy(v.as_bytes()), 512))
                 .unwrap_or_default(),
-            request_headers: redacted_headers(&parts.headers),
             session_id: crate::session::from_headers(&parts.headers).unwrap_or_default(),
             latency_ms: Some(pb::Latency::default()),
             ..Default::default()
@@ -255,6 +256,9 @@ impl RequestContext {
             body_kind: BodyKind::None,
             mask_values: Vec::new(),
             response_text: String::new(),
+            // A clone shares the header bytes; redacting them costs allocations, so the writer
+            // thread does it.
+            headers: Some(parts.headers.clone()),
             head_recorded: false,
             first_byte: None,
         }
@@ -505,6 +509,7 @@ impl RequestContext {
             mask_values: std::mem::take(&mut self.mask_values),
             response_text: std::mem::take(&mut self.response_text),
             omitted_reason: None,
+            headers: self.headers.take(),
         }
     }
 

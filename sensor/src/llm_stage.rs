@@ -416,5 +416,6 @@ async fn write_follow_up(
         mask_values: Vec::new(),
         response_text: String::new(),
         omitted_reason: None,
+        headers: None,
     });
 }

@@ -93,6 +93,9 @@ pub struct EventDraft {
     pub response_text: String,
     /// Why the conversation was not kept, when it was not.
     pub omitted_reason: Option<&'static str>,
+    /// The request headers as received, redacted into `event.request_headers` by the writer
+    /// thread (off the request path); `None` keeps what the event already has.
+    pub headers: Option<http::HeaderMap>,
 }
 
 /// Gives the calling (background) thread a lower CPU priority (nice 10) than the request
@@ -538,7 +541,11 @@ fn finish(draft: EventDraft, builder: &mut ConversationBuilder) -> Vec<u8> {
         mask_values,
         response_text,
         omitted_reason,
+        headers,
     } = draft;
+    if let Some(headers) = headers {
+        event.request_headers = redacted_headers(&headers);
+    }
     let mut conversation = match (body, body_kind) {
         (Some(body), BodyKind::Messages | BodyKind::Batch) => {
             builder.build(&body, body_kind, &mask_values)
