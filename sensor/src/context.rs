@@ -283,11 +283,12 @@ impl RequestContext {
             SpanKind::Internal,
             start,
             Instant::now(),
-            Vec::new(),
+            Vec::new,
         )
     }
 
-    /// Records a span with everything explicit.
+    /// Records a span with everything explicit: its time always goes into the phase histogram;
+    /// the span itself, and so its `attributes` (built only then), only while tracing.
     pub fn phase_span(
         &mut self,
         name: &'static str,
@@ -295,7 +296,7 @@ impl RequestContext {
         kind: SpanKind,
         start: Instant,
         end: Instant,
-        attributes: Vec<(&'static str, AttrValue)>,
+        attributes: impl FnOnce() -> Vec<(&'static str, AttrValue)>,
     ) -> Option<usize> {
         self.metrics
             .phase_duration
@@ -308,7 +309,7 @@ impl RequestContext {
             kind,
             start,
             end,
-            attributes,
+            attributes: attributes(),
             error: None,
         });
         Some(trace.phases.len() - 1)
@@ -335,7 +336,7 @@ impl RequestContext {
         for (family, took) in &timings.families {
             let end = at + *took;
             let name = family_span_name(family);
-            self.phase_span(name, parent, SpanKind::Internal, at, end, Vec::new());
+            self.phase_span(name, parent, SpanKind::Internal, at, end, Vec::new);
             at = end;
         }
     }
@@ -473,16 +474,21 @@ impl RequestContext {
             alerts.send(alert, &self.metrics);
         }
         if let Some(first_byte) = self.first_byte {
+            let completion = self
+                .tracing()
+                .then(|| AttrValue::from(self.event.completion.clone()));
             self.phase_span(
                 "relay",
                 None,
                 SpanKind::Internal,
                 first_byte,
                 record_started,
-                vec![(
-                    "glitch.completion",
-                    AttrValue::from(self.event.completion.clone()),
-                )],
+                move || {
+                    completion
+                        .map(|c| ("glitch.completion", c))
+                        .into_iter()
+                        .collect()
+                },
             );
         }
         if self.trace.is_some() {

@@ -256,12 +256,14 @@ fn classifier_span(ctx: &mut RequestContext, started: Instant, record: &pb::LlmS
         glitch_process::telemetry::SpanKind::Internal,
         started,
         Instant::now(),
-        vec![
-            ("glitch.llm.status", record.status.clone().into()),
-            ("glitch.llm.mode", record.mode.clone().into()),
-            ("glitch.llm.calls", i64::from(record.calls).into()),
-            ("glitch.llm.cache_hits", i64::from(record.cache_hits).into()),
-        ],
+        || {
+            vec![
+                ("glitch.llm.status", record.status.clone().into()),
+                ("glitch.llm.mode", record.mode.clone().into()),
+                ("glitch.llm.calls", i64::from(record.calls).into()),
+                ("glitch.llm.cache_hits", i64::from(record.cache_hits).into()),
+            ]
+        },
     );
     if !matches!(record.status.as_str(), "ok" | "cancelled" | "pending") {
         ctx.phase_error(span, record.status.clone());

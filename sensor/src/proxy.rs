@@ -323,16 +323,14 @@ pub async fn handle_v1(State(app): State<Arc<AppState>>, request: Request<Body>)
     let first_byte = forwarded.elapsed();
     {
         let now = Instant::now();
+        let status = i64::from(upstream_response.status().as_u16());
         ctx.phase_span(
             "upstream",
             None,
             glitch_process::telemetry::SpanKind::Client,
             forwarded,
             now,
-            vec![(
-                "http.response.status_code",
-                i64::from(upstream_response.status().as_u16()).into(),
-            )],
+            move || vec![("http.response.status_code", status.into())],
         );
         ctx.mark_first_byte(now);
     }
@@ -386,7 +384,7 @@ fn upstream_failed(ctx: &mut RequestContext, forwarded: Instant, error: String) 
         glitch_process::telemetry::SpanKind::Client,
         forwarded,
         Instant::now(),
-        Vec::new(),
+        Vec::new,
     );
     ctx.phase_error(span, error);
 }

@@ -17,7 +17,6 @@ use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use http::header;
 
 use crate::auth::TokenSet;
 use crate::index::Index;
@@ -79,20 +78,7 @@ async fn trace_request(
     request: Request,
     next: Next,
 ) -> Response {
-    let trace = glitch_process::telemetry::HttpTrace::start(
-        &state.tracer,
-        request.headers(),
-        request.method(),
-        || {
-            request
-                .extensions()
-                .get::<axum::extract::MatchedPath>()
-                .map_or_else(
-                    || request.uri().path().to_owned(),
-                    |m| m.as_str().to_owned(),
-                )
-        },
-    );
+    let trace = glitch_process::telemetry::HttpTrace::start_request(&state.tracer, &request);
     let response = next.run(request).await;
     if let Some(trace) = trace {
         trace.finish(&state.tracer, response.status().as_u16(), Vec::new());
@@ -107,14 +93,7 @@ async fn require_token(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        });
+    let presented = glitch_process::bearer_token(request.headers());
     match presented.map(|token| state.tokens.scope_of(token)) {
         Some(Some(scope)) => {
             request.extensions_mut().insert(scope);

@@ -21,7 +21,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use glitch_detect::DetectorPack;
-use http::{Method, header};
+use http::Method;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -202,12 +202,7 @@ async fn count_request(
 ) -> Response {
     let started = std::time::Instant::now();
     let method = request.method().as_str().to_owned();
-    let trace = glitch_process::telemetry::HttpTrace::start(
-        &state.tracer,
-        request.headers(),
-        request.method(),
-        || matched_route(&request),
-    );
+    let trace = glitch_process::telemetry::HttpTrace::start_request(&state.tracer, &request);
     let response = next.run(request).await;
     if let Some(trace) = trace {
         trace.finish(
@@ -231,31 +226,13 @@ async fn count_request(
     response
 }
 
-/// The route template that matched (`/v1/projects/{id}`), else the path.
-fn matched_route(request: &Request) -> String {
-    request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map_or_else(
-            || request.uri().path().to_owned(),
-            |m| m.as_str().to_owned(),
-        )
-}
-
 /// `Authorization: Bearer <admin token>`, or a 401.
 async fn require_admin(
     State(state): State<Arc<AppState>>,
     request: Request,
     next: Next,
 ) -> Response {
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        });
+    let presented = glitch_process::bearer_token(request.headers());
     match presented {
         Some(token) if state.token_matches(token) => next.run(request).await,
         Some(_) => ApiError::unauthorized("invalid admin token").into_response(),

@@ -35,6 +35,14 @@ pub fn init_logging(format: LogFormat) {
     };
 }
 
+/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive, spaces
+/// trimmed), for the REST APIs' token checks.
+pub fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
 /// Resolves on SIGTERM or SIGINT (Ctrl-C).
 pub async fn shutdown_signal() {
     let ctrl_c = async {

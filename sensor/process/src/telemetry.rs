@@ -300,6 +300,20 @@ impl HttpTrace {
         })
     }
 
+    /// Starts timing an axum request, named by the route template that matched
+    /// (`/v1/projects/{id}`), else its path.
+    pub fn start_request<B>(tracer: &Tracer, request: &http::Request<B>) -> Option<HttpTrace> {
+        HttpTrace::start(tracer, request.headers(), request.method(), || {
+            request
+                .extensions()
+                .get::<axum::extract::MatchedPath>()
+                .map_or_else(
+                    || request.uri().path().to_owned(),
+                    |m| m.as_str().to_owned(),
+                )
+        })
+    }
+
     /// Records the span with the answer's status and `extra` attributes.
     pub fn finish(self, tracer: &Tracer, status: u16, extra: Vec<(&'static str, AttrValue)>) {
         let mut span = SpanRecord::new(
